@@ -1,0 +1,214 @@
+// Package bpf holds ayaflow's TC/TCX classifier (ayaflow.c), its committed
+// bpf2go output, and the Go code that configures, loads and attaches it.
+//
+// One Program owns the shared maps (the "events" ring buffer and the per-CPU
+// "stats" counters) and up to two loaded copies of the classifier: one for
+// links with an Ethernet header and one for links whose L3 header is at
+// offset 0 (tun, WireGuard). Both copies write to the same maps.
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/cilium/ebpf"
+)
+
+// Limits and defaults of Config.
+const (
+	MaxSnapLen         = 4096
+	MaxDNSPorts        = 8
+	DefaultWakeupBytes = 64 << 10
+	DefaultRingBytes   = 4 << 20
+)
+
+// Config holds the settings written into the program before it is loaded.
+// The zero value is valid and selects every default.
+type Config struct {
+	// SnapLen caps the payload bytes copied for a DNS message or a TLS
+	// ClientHello segment. Default and maximum: MaxSnapLen.
+	SnapLen int
+
+	// WakeupBytes is how much data must wait in the ring buffer before the
+	// kernel wakes the reader, and again for each further WakeupBytes: a
+	// power of two from 4096 to RingBytes/2. Records below it are picked up
+	// by the reader's poll deadline. Default: DefaultWakeupBytes.
+	WakeupBytes int
+
+	// RingBytes is the ring buffer's size: a power of two, at least one
+	// page. Default: DefaultRingBytes.
+	RingBytes int
+
+	// DNSPorts are the UDP and TCP ports whose payloads are copied as DNS.
+	// Default: [53]. At most MaxDNSPorts.
+	DNSPorts []uint16
+
+	// NoDNS and NoTLS turn off the DNS and ClientHello snippets.
+	NoDNS, NoTLS bool
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.SnapLen == 0 {
+		c.SnapLen = MaxSnapLen
+	}
+	if c.SnapLen < 0 || c.SnapLen > MaxSnapLen {
+		return c, fmt.Errorf("snap length %d out of range 1..%d", c.SnapLen, MaxSnapLen)
+	}
+	if c.WakeupBytes == 0 {
+		c.WakeupBytes = DefaultWakeupBytes
+	}
+	if c.RingBytes == 0 {
+		c.RingBytes = DefaultRingBytes
+	}
+	page := os.Getpagesize()
+	if c.RingBytes < page || c.RingBytes&(c.RingBytes-1) != 0 {
+		return c, fmt.Errorf("ring buffer size %d must be a power of two of at least %d bytes", c.RingBytes, page)
+	}
+	if w := c.WakeupBytes; w < 4096 || w > c.RingBytes/2 || w&(w-1) != 0 {
+		return c, fmt.Errorf("wakeup threshold %d must be a power of two from 4096 to %d (half the ring buffer)", w, c.RingBytes/2)
+	}
+	if c.DNSPorts == nil {
+		c.DNSPorts = []uint16{53}
+	}
+	if len(c.DNSPorts) > MaxDNSPorts {
+		return c, fmt.Errorf("%d DNS ports given, at most %d are supported", len(c.DNSPorts), MaxDNSPorts)
+	}
+	for _, p := range c.DNSPorts {
+		if p == 0 {
+			return c, errors.New("DNS port 0 is not a valid port")
+		}
+	}
+	return c, nil
+}
+
+// Program is the loaded classifier and its maps. Close releases them; it
+// does not detach links (see Attachment).
+//
+// Program is safe for concurrent use.
+type Program struct {
+	cfg    Config
+	events *ebpf.Map
+	stats  *ebpf.Map
+
+	mu    sync.Mutex
+	progs [2]*AyaflowPrograms // [0] Ethernet, [1] raw L3; loaded on demand
+}
+
+// Load validates cfg, creates the maps and loads the Ethernet flavour of the
+// classifier. It fails with the verifier log, wrapped, when the kernel
+// rejects the program.
+func Load(cfg Config) (*Program, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("bpf config: %w", err)
+	}
+	spec, err := LoadAyaflow()
+	if err != nil {
+		return nil, fmt.Errorf("load embedded program: %w", err)
+	}
+	spec.Maps[AyaflowMapEvents].MaxEntries = uint32(cfg.RingBytes)
+	events, err := ebpf.NewMap(spec.Maps[AyaflowMapEvents])
+	if err != nil {
+		return nil, fmt.Errorf("create ring buffer: %w", err)
+	}
+	stats, err := ebpf.NewMap(spec.Maps[AyaflowMapStats])
+	if err != nil {
+		events.Close()
+		return nil, fmt.Errorf("create stats map: %w", err)
+	}
+	p := &Program{cfg: cfg, events: events, stats: stats}
+	if _, _, err := p.Programs(false); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Programs returns the ingress and egress entry points for links with an
+// Ethernet header (raw=false) or with the L3 header at offset 0 (raw=true),
+// loading that flavour on first use. The programs belong to p.
+func (p *Program) Programs(raw bool) (ingress, egress *ebpf.Program, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i := 0
+	if raw {
+		i = 1
+	}
+	if p.progs[i] == nil {
+		progs, err := p.load(raw)
+		if err != nil {
+			return nil, nil, err
+		}
+		p.progs[i] = progs
+	}
+	return p.progs[i].AyaflowIngress, p.progs[i].AyaflowEgress, nil
+}
+
+func (p *Program) load(raw bool) (*AyaflowPrograms, error) {
+	spec, err := LoadAyaflow()
+	if err != nil {
+		return nil, fmt.Errorf("load embedded program: %w", err)
+	}
+	spec.Maps[AyaflowMapEvents].MaxEntries = uint32(p.cfg.RingBytes)
+	var ports [MaxDNSPorts]uint16
+	copy(ports[:], p.cfg.DNSPorts)
+	vars := []struct {
+		name string
+		val  any
+	}{
+		{AyaflowVarCfgL2Raw, boolU8(raw)},
+		{AyaflowVarCfgSnapLen, uint32(p.cfg.SnapLen)},
+		{AyaflowVarCfgWakeupBytes, uint32(p.cfg.WakeupBytes)},
+		{AyaflowVarCfgDns, boolU8(!p.cfg.NoDNS)},
+		{AyaflowVarCfgTls, boolU8(!p.cfg.NoTLS)},
+		{AyaflowVarCfgDnsPorts, ports},
+	}
+	for _, v := range vars {
+		if err := spec.Variables[v.name].Set(v.val); err != nil {
+			return nil, fmt.Errorf("set %s: %w", v.name, err)
+		}
+	}
+	var progs AyaflowPrograms
+	err = spec.LoadAndAssign(&progs, &ebpf.CollectionOptions{
+		MapReplacements: map[string]*ebpf.Map{
+			AyaflowMapEvents: p.events,
+			AyaflowMapStats:  p.stats,
+		},
+	})
+	if err != nil {
+		// A VerifierError prints as one line (its last log line); callers
+		// wanting the whole log can errors.As it and print it with %+v.
+		return nil, fmt.Errorf("kernel rejected the classifier: %w", err)
+	}
+	return &progs, nil
+}
+
+// Events returns the ring buffer that carries pkt_records. It belongs to p.
+func (p *Program) Events() *ebpf.Map { return p.events }
+
+// Config returns the effective configuration, defaults filled in.
+func (p *Program) Config() Config { return p.cfg }
+
+// Close unloads the programs and maps. Attached links keep their program
+// alive until they are closed.
+func (p *Program) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	for _, progs := range p.progs {
+		if progs != nil {
+			errs = append(errs, progs.Close())
+		}
+	}
+	errs = append(errs, p.events.Close(), p.stats.Close())
+	return errors.Join(errs...)
+}
+
+func boolU8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}

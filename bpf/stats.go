@@ -1,0 +1,47 @@
+package bpf
+
+import "fmt"
+
+// Stats are the kernel program's counters, summed over CPUs. Every skb the
+// program sees is counted in Packets; each one then ends up in exactly one
+// of NonIP, Malformed, RingbufFull or Events.
+type Stats struct {
+	Packets         uint64 // skbs seen
+	Bytes           uint64 // sum of skb->len
+	NonIP           uint64 // not IPv4/IPv6 (ARP, LLDP, ...): no event
+	Malformed       uint64 // IP frames with a truncated or invalid L3 header: no event
+	RingbufFull     uint64 // records lost because the ring buffer was full
+	SnipRingbufFull uint64 // of RingbufFull, records that carried a snippet
+	SnipLoadFail    uint64 // snippets that could not be copied (record sent without it)
+	Events          uint64 // records submitted to the ring buffer
+}
+
+// Lost returns the records the kernel could not hand to userspace.
+func (s Stats) Lost() uint64 { return s.RingbufFull }
+
+// Stats reads and sums the per-CPU counters.
+func (p *Program) Stats() (Stats, error) {
+	var perCPU []AyaflowStatCounters
+	if err := p.stats.Lookup(uint32(0), &perCPU); err != nil {
+		return Stats{}, fmt.Errorf("read stats map: %w", err)
+	}
+	var sum [STAT_MAX]uint64
+	for _, c := range perCPU {
+		for i := range sum {
+			sum[i] += c.V[i]
+		}
+	}
+	return Stats{
+		Packets:         sum[AyaflowStatIndexSTAT_PACKETS],
+		Bytes:           sum[AyaflowStatIndexSTAT_BYTES],
+		NonIP:           sum[AyaflowStatIndexSTAT_NON_IP],
+		Malformed:       sum[AyaflowStatIndexSTAT_MALFORMED],
+		RingbufFull:     sum[AyaflowStatIndexSTAT_RINGBUF_FULL],
+		SnipRingbufFull: sum[AyaflowStatIndexSTAT_SNIP_RINGBUF_FULL],
+		SnipLoadFail:    sum[AyaflowStatIndexSTAT_SNIP_LOAD_FAIL],
+		Events:          sum[AyaflowStatIndexSTAT_EVENTS],
+	}, nil
+}
+
+// STAT_MAX is the number of counters in struct stat_counters.
+const STAT_MAX = int(AyaflowStatIndexSTAT_MAX)

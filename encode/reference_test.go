@@ -1,0 +1,171 @@
+package encode
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/ayaflow/ayaflow/event"
+)
+
+// This file holds a second, deliberately naive implementation of the
+// encoding: event -> nested structs -> encoding/json. The equivalence test
+// and fuzz test check AppendNDJSON against it, and BenchmarkEncodingJSON
+// uses it as the baseline. It shares no code with the encoder.
+
+type refDoc struct {
+	Timestamp   string       `json:"@timestamp"`
+	Ayaflow     refAyaflow   `json:"ayaflow"`
+	Source      *refEndpoint `json:"source,omitempty"`
+	Destination *refEndpoint `json:"destination,omitempty"`
+	Network     refNetwork   `json:"network"`
+	TCP         *refTCP      `json:"tcp,omitempty"`
+	ICMP        *refICMP     `json:"icmp,omitempty"`
+	Observer    *refObserver `json:"observer,omitempty"`
+}
+
+type refAyaflow struct {
+	Schema   int    `json:"schema"`
+	Kind     string `json:"kind"`
+	Fragment bool   `json:"fragment,omitempty"`
+}
+
+type refEndpoint struct {
+	IP   string `json:"ip,omitempty"`
+	Port uint16 `json:"port,omitempty"`
+}
+
+type refNetwork struct {
+	Transport  string    `json:"transport"`
+	Type       string    `json:"type,omitempty"`
+	IANANumber string    `json:"iana_number"`
+	Direction  string    `json:"direction"`
+	Bytes      uint64    `json:"bytes,omitempty"`
+	Packets    uint64    `json:"packets,omitempty"`
+	VLAN       *refVLAN  `json:"vlan,omitempty"`
+	Inner      *refInner `json:"inner,omitempty"`
+}
+
+type refVLAN struct {
+	ID uint16 `json:"id"`
+}
+
+type refInner struct {
+	VLAN refVLAN `json:"vlan"`
+}
+
+type refTCP struct {
+	Flags []string `json:"flags"` // never nil: [] when no flag is set
+}
+
+type refICMP struct {
+	Type uint8 `json:"type"`
+	Code uint8 `json:"code"`
+}
+
+type refObserver struct {
+	Ingress *refObservedInterface `json:"ingress,omitempty"`
+	Egress  *refObservedInterface `json:"egress,omitempty"`
+}
+
+type refObservedInterface struct {
+	Interface refInterface `json:"interface"`
+}
+
+type refInterface struct {
+	Name string `json:"name"`
+}
+
+var refTransportNames = map[uint8]string{
+	1:   "icmp",
+	6:   "tcp",
+	17:  "udp",
+	47:  "gre",
+	50:  "esp",
+	51:  "ah",
+	58:  "ipv6-icmp",
+	132: "sctp",
+}
+
+var refTCPFlags = []struct {
+	bit  uint8
+	name string
+}{
+	{0x01, "FIN"}, {0x02, "SYN"}, {0x04, "RST"}, {0x08, "PSH"},
+	{0x10, "ACK"}, {0x20, "URG"}, {0x40, "ECE"}, {0x80, "CWR"},
+}
+
+// refBuild maps ev to the documented layout using the standard library.
+func refBuild(ev *event.Event) *refDoc {
+	d := &refDoc{
+		Timestamp: time.Unix(0, ev.TimeUnixNano).UTC().Format("2006-01-02T15:04:05.000000000Z"),
+		Ayaflow: refAyaflow{
+			Schema:   event.SchemaVersion,
+			Kind:     ev.Kind.String(),
+			Fragment: ev.Fragment,
+		},
+	}
+	if ev.SrcIP.IsValid() || ev.SrcPort != 0 {
+		d.Source = &refEndpoint{Port: ev.SrcPort}
+		if ev.SrcIP.IsValid() {
+			d.Source.IP = ev.SrcIP.WithZone("").String()
+		}
+	}
+	if ev.DstIP.IsValid() || ev.DstPort != 0 {
+		d.Destination = &refEndpoint{Port: ev.DstPort}
+		if ev.DstIP.IsValid() {
+			d.Destination.IP = ev.DstIP.WithZone("").String()
+		}
+	}
+
+	n := &d.Network
+	n.IANANumber = strconv.Itoa(int(ev.Transport))
+	n.Transport = refTransportNames[ev.Transport]
+	if n.Transport == "" {
+		n.Transport = n.IANANumber
+	}
+	typeIP := ev.SrcIP
+	if !typeIP.IsValid() {
+		typeIP = ev.DstIP
+	}
+	if typeIP.IsValid() {
+		if typeIP.Unmap().Is4() {
+			n.Type = "ipv4"
+		} else {
+			n.Type = "ipv6"
+		}
+	}
+	n.Direction = ev.Direction.String()
+	n.Bytes = ev.Bytes
+	n.Packets = ev.Packets
+	if ev.VLANID != 0 {
+		n.VLAN = &refVLAN{ID: ev.VLANID}
+	}
+	if ev.InnerVLANID != 0 {
+		n.Inner = &refInner{VLAN: refVLAN{ID: ev.InnerVLANID}}
+	}
+
+	if ev.Kind == event.KindPacket {
+		switch ev.Transport {
+		case event.ProtoTCP:
+			d.TCP = &refTCP{Flags: []string{}}
+			for _, f := range refTCPFlags {
+				if ev.TCPFlags&f.bit != 0 {
+					d.TCP.Flags = append(d.TCP.Flags, f.name)
+				}
+			}
+		case event.ProtoICMP, event.ProtoICMPv6:
+			d.ICMP = &refICMP{Type: ev.ICMPType, Code: ev.ICMPCode}
+		}
+	}
+
+	if ev.Interface != "" {
+		oi := &refObservedInterface{Interface: refInterface{Name: ev.Interface}}
+		switch ev.Direction {
+		case event.DirIngress:
+			d.Observer = &refObserver{Ingress: oi}
+		case event.DirEgress:
+			d.Observer = &refObserver{Egress: oi}
+		}
+	}
+	return d
+}

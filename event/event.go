@@ -1,0 +1,108 @@
+// Package event defines the Event, the one plain-data value that flows from
+// capture (live or replay) through enrichment to the encoders. It imports
+// nothing from the rest of ayaflow.
+package event
+
+import "net/netip"
+
+// SchemaVersion is written as ayaflow.schema on every event. Bump it when a
+// field changes meaning or is removed; adding a field does not bump it.
+const SchemaVersion = 1
+
+// Kind says which of ayaflow's event families an Event belongs to. It is
+// written as ayaflow.kind.
+type Kind uint8
+
+const (
+	KindPacket Kind = iota // one IP packet (one skb as the hook saw it)
+	KindFlow               // an aggregated flow record
+	KindDNS                // one DNS message
+	KindTLS                // one TLS ClientHello
+)
+
+// String returns the ayaflow.kind value: packet, flow, dns or tls.
+func (k Kind) String() string {
+	switch k {
+	case KindPacket:
+		return "packet"
+	case KindFlow:
+		return "flow"
+	case KindDNS:
+		return "dns"
+	case KindTLS:
+		return "tls"
+	}
+	return "unknown"
+}
+
+// Direction is the packet's direction from the host's point of view.
+type Direction uint8
+
+const (
+	DirIngress Direction = 0 // received by the observed interface
+	DirEgress  Direction = 1 // sent by the observed interface
+	DirUnknown Direction = 2 // replay of a capture that does not say
+)
+
+// String returns the network.direction value: ingress, egress or unknown.
+func (d Direction) String() string {
+	switch d {
+	case DirIngress:
+		return "ingress"
+	case DirEgress:
+		return "egress"
+	}
+	return "unknown"
+}
+
+// IP protocol numbers ayaflow names in network.transport.
+const (
+	ProtoICMP   = 1
+	ProtoTCP    = 6
+	ProtoUDP    = 17
+	ProtoICMPv6 = 58
+)
+
+// Event is one structured network event. It is plain data: no methods that
+// do I/O, no pointers into reused buffers. Zero fields are omitted by the
+// encoders where ECS allows it (a zero port on a portless protocol, say).
+type Event struct {
+	Kind Kind
+
+	// TimeUnixNano is @timestamp in nanoseconds since the Unix epoch (UTC).
+	TimeUnixNano int64
+
+	// Interface is the observed interface's name ("" when unknown, as in a
+	// replay of a classic pcap). Direction selects observer.ingress or
+	// observer.egress.
+	Interface string
+	Direction Direction
+
+	// SrcIP and DstIP are the packet's addresses; both are valid for every
+	// packet event. Ports are zero for protocols without ports and for
+	// non-first fragments.
+	SrcIP, DstIP     netip.Addr
+	SrcPort, DstPort uint16
+
+	// Transport is the IP protocol number (6 TCP, 17 UDP, ...).
+	Transport uint8
+
+	// VLANID is the outer 802.1Q/802.1ad VLAN id (0 = untagged) and
+	// InnerVLANID the inner tag of a QinQ frame.
+	VLANID, InnerVLANID uint16
+
+	// Bytes is the length of the packet as the hook saw it, link-layer
+	// header included; Packets is the number of wire packets it stands for
+	// (the GSO segment count, at least 1).
+	Bytes   uint64
+	Packets uint64
+
+	// TCPFlags holds the TCP flag byte (FIN=0x01 ... CWR=0x80).
+	TCPFlags uint8
+
+	// ICMPType and ICMPCode are set for ICMP and ICMPv6.
+	ICMPType, ICMPCode uint8
+
+	// Fragment is true for IPv4 and IPv6 fragments.
+	Fragment bool
+}
