@@ -94,6 +94,14 @@ func (r *Record) ToEvent(ev *event.Event, clk Clock, iface string) {
 	if packets == 0 {
 		packets = 1
 	}
+	// A GSO super-packet becomes GsoSegs wire packets, each with its own
+	// copy of the headers in front of the payload: count those bytes too,
+	// so network.bytes is what crosses the wire whether or not the stack
+	// segmented the packet before the hook.
+	bytes := uint64(r.Len)
+	if packets > 1 && r.PayloadOff > 0 {
+		bytes += (packets - 1) * uint64(r.PayloadOff)
+	}
 	*ev = event.Event{
 		Kind:         event.KindPacket,
 		TimeUnixNano: clk.UnixNano(r.TsNs),
@@ -106,7 +114,7 @@ func (r *Record) ToEvent(ev *event.Event, clk Clock, iface string) {
 		Transport:    r.Key.Proto,
 		VLANID:       r.Key.VlanId,
 		InnerVLANID:  r.InnerVlan,
-		Bytes:        uint64(r.Len),
+		Bytes:        bytes,
 		Packets:      packets,
 		TCPFlags:     r.TcpFlags,
 		ICMPType:     r.IcmpType,

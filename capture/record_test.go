@@ -73,6 +73,19 @@ func TestDecodeRecord(t *testing.T) {
 			t.Errorf("(-want +got):\n%s", diff)
 		}
 	})
+	t.Run("a GSO super-packet counts the headers of every wire segment", func(t *testing.T) {
+		h := hdr
+		h.GsoSegs, h.Len, h.PayloadOff = 2, 1574, 66 // Go's ClientHello: 1514 + 126 bytes on the wire
+		var r Record
+		if err := DecodeRecord(rawRecord(h, nil, 0), &r); err != nil {
+			t.Fatal(err)
+		}
+		var ev event.Event
+		r.ToEvent(&ev, fixedClock{}, "")
+		if ev.Packets != 2 || ev.Bytes != 1514+126 {
+			t.Errorf("got %d packets, %d bytes; want 2 packets, 1640 bytes", ev.Packets, ev.Bytes)
+		}
+	})
 	t.Run("an IPv4 key yields IPv4 addresses and one packet without GSO", func(t *testing.T) {
 		h := hdr
 		h.Flags, h.GsoSegs = 0, 0

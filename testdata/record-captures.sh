@@ -50,7 +50,7 @@ CNAME=cdn.ayaflow.test
 CLIENT_TIMEOUT=10
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-OUT=$REPO/testdata/captures
+DEST=$REPO/testdata/captures
 BIN=${AYAFLOW_BIN:-$REPO/bin/ayaflow}
 GO=${GO:-go}
 SCENARIOS=(dig-udp dig-tcp kdig drill openssl-tls12 openssl-tls13 gnutls curl go-tls)
@@ -70,6 +70,7 @@ done
 PYTHON=$(python3 -c 'import sys; print(sys.executable)')
 
 TMP=$(mktemp -d /tmp/ayaflow-rec.XXXXXX)
+OUT=$TMP/captures # moved to $DEST only once every scenario succeeded
 PIDS=() # every background process this script started
 
 cleanup() {
@@ -491,4 +492,6 @@ if [[ -n ${SUDO_UID:-} ]]; then
 else
 	chown -R --reference="$REPO" "$OUT"
 fi
-log "done: $(ls "$OUT" | wc -l) files in $OUT"
+mkdir -p "$DEST"
+cp -p "$OUT"/* "$DEST"/
+log "done: $(ls "$OUT" | wc -l) files written to $DEST"
