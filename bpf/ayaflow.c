@@ -33,11 +33,25 @@ volatile const __u32 cfg_wakeup_bytes = 64 * 1024; /* wake the reader once this 
 volatile const __u8 cfg_dns = 1;                /* capture DNS snippets */
 volatile const __u8 cfg_tls = 1;                /* capture ClientHello snippets */
 volatile const __u16 cfg_dns_ports[MAX_DNS_PORTS] = {53};
+volatile const __u64 cfg_tls_window_ns = 2000000000ULL; /* how long a ClientHello's continuation is awaited */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20);
 } events SEC(".maps");
+
+/* Per-flow state; LRU, so a full map evicts the stalest flow. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct flow_key);
+	__type(value, struct flow_state);
+} flows SEC(".maps");
+
+/* When the last multi-segment ClientHello started: while none is recent,
+ * TCP segments skip the flow lookup entirely. Written racily on purpose:
+ * a lost update only shortens the window by one hello. */
+__u64 last_hello_ns = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -66,6 +80,7 @@ const enum rec_kind *unused_rec_kind __attribute__((unused));
 const enum rec_flag *unused_rec_flag __attribute__((unused));
 const enum stat_index *unused_stat_index __attribute__((unused));
 const enum direction *unused_direction __attribute__((unused));
+const struct flow_state *unused_flow_state __attribute__((unused));
 
 #define ETH_P_8021Q_BE bpf_htons(0x8100)
 #define ETH_P_8021AD_BE bpf_htons(0x88A8)
@@ -351,6 +366,7 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 		r.flags |= REC_F_SRC_IS_B;
 	}
 
+	__u64 now = bpf_ktime_get_boot_ns();
 	__u32 snip = 0;
 	if (payload_len > 0) {
 		if (cfg_dns && (l4proto == IPPROTO_UDP || l4proto == IPPROTO_TCP) && is_dns_port(sport, dport)) {
@@ -362,6 +378,31 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 			    h[1] == 0x03 && h[2] <= 0x04 && h[5] == 0x01) {
 				r.flags |= REC_F_TLS_HELLO;
 				snip = payload_len;
+				__u32 reclen = (((__u32)h[3] << 8) | h[4]) + 5;
+				if (reclen > payload_len) {
+					/* The hello goes on in later segments. */
+					struct flow_state fs = {
+						.tls_start_ns = now,
+						.tls_next_seq = r.tcp_seq + payload_len,
+						.tls_remaining = reclen - payload_len,
+						.tls_src_is_b = (r.flags & REC_F_SRC_IS_B) ? 1 : 0,
+					};
+					if (bpf_map_update_elem(&flows, &r.key, &fs, BPF_ANY) == 0)
+						last_hello_ns = now;
+					else
+						st->v[STAT_FLOW_UPDATE_FAIL]++;
+				}
+			}
+		}
+		if (snip == 0 && cfg_tls && l4proto == IPPROTO_TCP && now - last_hello_ns < cfg_tls_window_ns) {
+			struct flow_state *fs = bpf_map_lookup_elem(&flows, &r.key);
+			if (fs && fs->tls_remaining > 0 && now - fs->tls_start_ns < cfg_tls_window_ns &&
+			    fs->tls_src_is_b == ((r.flags & REC_F_SRC_IS_B) ? 1 : 0) && fs->tls_next_seq == r.tcp_seq) {
+				__u32 take = payload_len < fs->tls_remaining ? payload_len : fs->tls_remaining;
+				r.flags |= REC_F_TLS_CONT;
+				snip = take;
+				fs->tls_next_seq += payload_len;
+				fs->tls_remaining -= take;
 			}
 		}
 		__u32 snap = cfg_snap_len;
@@ -373,7 +414,7 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 		}
 	}
 
-	r.ts_ns = bpf_ktime_get_boot_ns();
+	r.ts_ns = now;
 	if (emit(skb, &r, snip, st) < 0) {
 		st->v[STAT_RINGBUF_FULL]++;
 		if (snip > 0)

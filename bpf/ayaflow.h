@@ -55,6 +55,20 @@ enum rec_flag {
 	REC_F_DNS = 1 << 3,          /* snippet is a DNS payload (UDP or TCP) */
 	REC_F_TLS_HELLO = 1 << 4,    /* snippet starts a TLS handshake record with a ClientHello */
 	REC_F_SNIP_CUT = 1 << 5,     /* the snippet is shorter than the L4 payload */
+	REC_F_TLS_CONT = 1 << 6,     /* snippet continues the flow's pending ClientHello record */
+};
+
+/*
+ * flow_state is the value of the per-flow map, keyed by struct flow_key:
+ * all per-flow kernel state lives here, so the hot path does one lookup.
+ * Today it tracks a ClientHello that spans several TCP segments.
+ */
+struct flow_state {
+	__u64 tls_start_ns;  /* when the pending hello started (boot clock); 0: none */
+	__u32 tls_next_seq;  /* TCP sequence number the next continuation starts at */
+	__u32 tls_remaining; /* hello record bytes still to capture */
+	__u8 tls_src_is_b;   /* the hello's sender is the key's "b" side */
+	__u8 _pad[7];
 };
 
 /* Directions, as seen by the observed interface. */
@@ -99,6 +113,7 @@ enum stat_index {
 	STAT_SNIP_RINGBUF_FULL,/* of those, records that carried a snippet */
 	STAT_SNIP_LOAD_FAIL,   /* snippets that could not be copied (record sent without it) */
 	STAT_EVENTS,           /* records submitted */
+	STAT_FLOW_UPDATE_FAIL, /* per-flow state that could not be stored */
 	STAT_MAX,
 };
 

@@ -31,6 +31,15 @@ type AyaflowFlowKey struct {
 	Family uint8
 }
 
+type AyaflowFlowState struct {
+	_            structs.HostLayout
+	TlsStartNs   uint64
+	TlsNextSeq   uint32
+	TlsRemaining uint32
+	TlsSrcIsB    uint8
+	Pad          [7]uint8
+}
+
 type AyaflowPktRecord struct {
 	_          structs.HostLayout
 	Kind       uint8
@@ -61,6 +70,7 @@ const (
 	AyaflowRecFlagREC_F_DNS         AyaflowRecFlag = 8
 	AyaflowRecFlagREC_F_TLS_HELLO   AyaflowRecFlag = 16
 	AyaflowRecFlagREC_F_SNIP_CUT    AyaflowRecFlag = 32
+	AyaflowRecFlagREC_F_TLS_CONT    AyaflowRecFlag = 64
 )
 
 type AyaflowRecKind uint32
@@ -71,7 +81,7 @@ const (
 
 type AyaflowStatCounters struct {
 	_ structs.HostLayout
-	V [8]uint64
+	V [9]uint64
 }
 
 type AyaflowStatIndex uint32
@@ -85,7 +95,8 @@ const (
 	AyaflowStatIndexSTAT_SNIP_RINGBUF_FULL AyaflowStatIndex = 5
 	AyaflowStatIndexSTAT_SNIP_LOAD_FAIL    AyaflowStatIndex = 6
 	AyaflowStatIndexSTAT_EVENTS            AyaflowStatIndex = 7
-	AyaflowStatIndexSTAT_MAX               AyaflowStatIndex = 8
+	AyaflowStatIndexSTAT_FLOW_UPDATE_FAIL  AyaflowStatIndex = 8
+	AyaflowStatIndexSTAT_MAX               AyaflowStatIndex = 9
 )
 
 // Names of all BPF objects in the ELF.
@@ -93,6 +104,7 @@ const (
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	AyaflowMapEvents          = "events"
+	AyaflowMapFlows           = "flows"
 	AyaflowMapStats           = "stats"
 	AyaflowProgAyaflowEgress  = "ayaflow_egress"
 	AyaflowProgAyaflowIngress = "ayaflow_ingress"
@@ -101,8 +113,11 @@ const (
 	AyaflowVarCfgL2Raw        = "cfg_l2_raw"
 	AyaflowVarCfgSnapLen      = "cfg_snap_len"
 	AyaflowVarCfgTls          = "cfg_tls"
+	AyaflowVarCfgTlsWindowNs  = "cfg_tls_window_ns"
 	AyaflowVarCfgWakeupBytes  = "cfg_wakeup_bytes"
+	AyaflowVarLastHelloNs     = "last_hello_ns"
 	AyaflowVarUnusedDirection = "unused_direction"
+	AyaflowVarUnusedFlowState = "unused_flow_state"
 	AyaflowVarUnusedPktRecord = "unused_pkt_record"
 	AyaflowVarUnusedRecFlag   = "unused_rec_flag"
 	AyaflowVarUnusedRecKind   = "unused_rec_kind"
@@ -160,6 +175,7 @@ type AyaflowProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type AyaflowMapSpecs struct {
 	Events *ebpf.MapSpec `ebpf:"events"`
+	Flows  *ebpf.MapSpec `ebpf:"flows"`
 	Stats  *ebpf.MapSpec `ebpf:"stats"`
 }
 
@@ -172,8 +188,11 @@ type AyaflowVariableSpecs struct {
 	CfgL2Raw        *ebpf.VariableSpec `ebpf:"cfg_l2_raw"`
 	CfgSnapLen      *ebpf.VariableSpec `ebpf:"cfg_snap_len"`
 	CfgTls          *ebpf.VariableSpec `ebpf:"cfg_tls"`
+	CfgTlsWindowNs  *ebpf.VariableSpec `ebpf:"cfg_tls_window_ns"`
 	CfgWakeupBytes  *ebpf.VariableSpec `ebpf:"cfg_wakeup_bytes"`
+	LastHelloNs     *ebpf.VariableSpec `ebpf:"last_hello_ns"`
 	UnusedDirection *ebpf.VariableSpec `ebpf:"unused_direction"`
+	UnusedFlowState *ebpf.VariableSpec `ebpf:"unused_flow_state"`
 	UnusedPktRecord *ebpf.VariableSpec `ebpf:"unused_pkt_record"`
 	UnusedRecFlag   *ebpf.VariableSpec `ebpf:"unused_rec_flag"`
 	UnusedRecKind   *ebpf.VariableSpec `ebpf:"unused_rec_kind"`
@@ -201,12 +220,14 @@ func (o *AyaflowObjects) Close() error {
 // It can be passed to LoadAyaflowObjects or ebpf.CollectionSpec.LoadAndAssign.
 type AyaflowMaps struct {
 	Events *ebpf.Map `ebpf:"events"`
+	Flows  *ebpf.Map `ebpf:"flows"`
 	Stats  *ebpf.Map `ebpf:"stats"`
 }
 
 func (m *AyaflowMaps) Close() error {
 	return _AyaflowClose(
 		m.Events,
+		m.Flows,
 		m.Stats,
 	)
 }
@@ -220,8 +241,11 @@ type AyaflowVariables struct {
 	CfgL2Raw        *ebpf.Variable `ebpf:"cfg_l2_raw"`
 	CfgSnapLen      *ebpf.Variable `ebpf:"cfg_snap_len"`
 	CfgTls          *ebpf.Variable `ebpf:"cfg_tls"`
+	CfgTlsWindowNs  *ebpf.Variable `ebpf:"cfg_tls_window_ns"`
 	CfgWakeupBytes  *ebpf.Variable `ebpf:"cfg_wakeup_bytes"`
+	LastHelloNs     *ebpf.Variable `ebpf:"last_hello_ns"`
 	UnusedDirection *ebpf.Variable `ebpf:"unused_direction"`
+	UnusedFlowState *ebpf.Variable `ebpf:"unused_flow_state"`
 	UnusedPktRecord *ebpf.Variable `ebpf:"unused_pkt_record"`
 	UnusedRecFlag   *ebpf.Variable `ebpf:"unused_rec_flag"`
 	UnusedRecKind   *ebpf.Variable `ebpf:"unused_rec_kind"`

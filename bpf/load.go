@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/cilium/ebpf"
 )
@@ -22,6 +23,8 @@ const (
 	MaxDNSPorts        = 8
 	DefaultWakeupBytes = 64 << 10
 	DefaultRingBytes   = 4 << 20
+	DefaultFlowEntries = 65536
+	DefaultTLSWindow   = 2 * time.Second
 )
 
 // Config holds the settings written into the program before it is loaded.
@@ -47,6 +50,14 @@ type Config struct {
 
 	// NoDNS and NoTLS turn off the DNS and ClientHello snippets.
 	NoDNS, NoTLS bool
+
+	// FlowEntries is the size of the per-flow map (an LRU hash).
+	// Default: DefaultFlowEntries.
+	FlowEntries int
+
+	// TLSWindow is how long the segments that continue a ClientHello are
+	// awaited after its first one. Default: DefaultTLSWindow.
+	TLSWindow time.Duration
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -68,6 +79,18 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if w := c.WakeupBytes; w < 4096 || w > c.RingBytes/2 || w&(w-1) != 0 {
 		return c, fmt.Errorf("wakeup threshold %d must be a power of two from 4096 to %d (half the ring buffer)", w, c.RingBytes/2)
+	}
+	if c.TLSWindow == 0 {
+		c.TLSWindow = DefaultTLSWindow
+	}
+	if c.TLSWindow < 0 {
+		return c, fmt.Errorf("TLS continuation window %s is negative", c.TLSWindow)
+	}
+	if c.FlowEntries == 0 {
+		c.FlowEntries = DefaultFlowEntries
+	}
+	if c.FlowEntries < 1 || c.FlowEntries > 1<<24 {
+		return c, fmt.Errorf("flow table size %d out of range 1..%d", c.FlowEntries, 1<<24)
 	}
 	if c.DNSPorts == nil {
 		c.DNSPorts = []uint16{53}
@@ -91,6 +114,7 @@ type Program struct {
 	cfg    Config
 	events *ebpf.Map
 	stats  *ebpf.Map
+	flows  *ebpf.Map
 
 	mu    sync.Mutex
 	progs [2]*AyaflowPrograms // [0] Ethernet, [1] raw L3; loaded on demand
@@ -118,7 +142,14 @@ func Load(cfg Config) (*Program, error) {
 		events.Close()
 		return nil, fmt.Errorf("create stats map: %w", err)
 	}
-	p := &Program{cfg: cfg, events: events, stats: stats}
+	spec.Maps[AyaflowMapFlows].MaxEntries = uint32(cfg.FlowEntries)
+	flows, err := ebpf.NewMap(spec.Maps[AyaflowMapFlows])
+	if err != nil {
+		events.Close()
+		stats.Close()
+		return nil, fmt.Errorf("create flow map: %w", err)
+	}
+	p := &Program{cfg: cfg, events: events, stats: stats, flows: flows}
 	if _, _, err := p.Programs(false); err != nil {
 		p.Close()
 		return nil, err
@@ -152,6 +183,7 @@ func (p *Program) load(raw bool) (*AyaflowPrograms, error) {
 		return nil, fmt.Errorf("load embedded program: %w", err)
 	}
 	spec.Maps[AyaflowMapEvents].MaxEntries = uint32(p.cfg.RingBytes)
+	spec.Maps[AyaflowMapFlows].MaxEntries = uint32(p.cfg.FlowEntries)
 	var ports [MaxDNSPorts]uint16
 	copy(ports[:], p.cfg.DNSPorts)
 	vars := []struct {
@@ -164,6 +196,7 @@ func (p *Program) load(raw bool) (*AyaflowPrograms, error) {
 		{AyaflowVarCfgDns, boolU8(!p.cfg.NoDNS)},
 		{AyaflowVarCfgTls, boolU8(!p.cfg.NoTLS)},
 		{AyaflowVarCfgDnsPorts, ports},
+		{AyaflowVarCfgTlsWindowNs, uint64(p.cfg.TLSWindow)},
 	}
 	for _, v := range vars {
 		if err := spec.Variables[v.name].Set(v.val); err != nil {
@@ -175,6 +208,7 @@ func (p *Program) load(raw bool) (*AyaflowPrograms, error) {
 		MapReplacements: map[string]*ebpf.Map{
 			AyaflowMapEvents: p.events,
 			AyaflowMapStats:  p.stats,
+			AyaflowMapFlows:  p.flows,
 		},
 	})
 	if err != nil {
@@ -187,6 +221,10 @@ func (p *Program) load(raw bool) (*AyaflowPrograms, error) {
 
 // Events returns the ring buffer that carries pkt_records. It belongs to p.
 func (p *Program) Events() *ebpf.Map { return p.events }
+
+// Flows returns the per-flow map (struct flow_key → struct flow_state). It
+// belongs to p.
+func (p *Program) Flows() *ebpf.Map { return p.flows }
 
 // Config returns the effective configuration, defaults filled in.
 func (p *Program) Config() Config { return p.cfg }
@@ -202,7 +240,7 @@ func (p *Program) Close() error {
 			errs = append(errs, progs.Close())
 		}
 	}
-	errs = append(errs, p.events.Close(), p.stats.Close())
+	errs = append(errs, p.events.Close(), p.stats.Close(), p.flows.Close())
 	return errors.Join(errs...)
 }
 

@@ -14,6 +14,7 @@ type Stats struct {
 	SnipRingbufFull uint64 // of RingbufFull, records that carried a snippet
 	SnipLoadFail    uint64 // snippets that could not be copied (record sent without it)
 	Events          uint64 // records submitted to the ring buffer
+	FlowUpdateFail  uint64 // per-flow state (a pending ClientHello) that could not be stored
 }
 
 // Lost returns the records the kernel could not hand to userspace.
@@ -40,6 +41,7 @@ func (p *Program) Stats() (Stats, error) {
 		SnipRingbufFull: sum[AyaflowStatIndexSTAT_SNIP_RINGBUF_FULL],
 		SnipLoadFail:    sum[AyaflowStatIndexSTAT_SNIP_LOAD_FAIL],
 		Events:          sum[AyaflowStatIndexSTAT_EVENTS],
+		FlowUpdateFail:  sum[AyaflowStatIndexSTAT_FLOW_UPDATE_FAIL],
 	}, nil
 }
 

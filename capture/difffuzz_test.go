@@ -23,6 +23,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"golang.org/x/sys/unix"
 
 	"github.com/ayaflow/ayaflow/bpf"
@@ -105,6 +106,12 @@ func FuzzKernelVsGo(f *testing.F) {
 func compareKernelAndGo(t *testing.T, runner *bpfrun.Runner, p *capture.Parser, frame []byte, raw bool, dir uint8, cfg bpf.Config) {
 	t.Helper()
 	where := fmt.Sprintf("raw=%v dir=%d config=%+v frame (%d bytes):\n% x", raw, dir, cfg, len(frame), frame)
+	// Each input starts with empty per-flow state on both sides; the
+	// state a frame leaves behind is compared below.
+	if err := runner.ResetFlows(); err != nil {
+		t.Fatal(err)
+	}
+	p.ResetFlows()
 	res, err := runner.Run(frame, raw, dir)
 	if bpfrun.Rejects(frame) {
 		if !errors.Is(err, unix.EINVAL) {
@@ -157,6 +164,7 @@ func compareKernelAndGo(t *testing.T, runner *bpfrun.Runner, p *capture.Parser, 
 
 	fails := p.SnipLoadFails()
 	var gr capture.Record
+	gr.TsNs = kr.TsNs // the same "now" on both sides
 	gv := p.Parse(frame, len(frame), raw, dir, ifindex, &gr)
 	if gv != kv {
 		t.Fatalf("verdict: kernel %v, Go %v; %s", kv, gv, where)
@@ -169,6 +177,13 @@ func compareKernelAndGo(t *testing.T, runner *bpfrun.Runner, p *capture.Parser, 
 	}
 	if diff := cmp.Diff(kr, gr, parseCmp...); diff != "" {
 		t.Fatalf("record (-kernel +Go):\n%s\n%s", diff, where)
+	}
+	kflows, err := runner.Flows()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(kflows, p.Flows(), cmpopts.EquateEmpty()); diff != "" {
+		t.Fatalf("per-flow state (-kernel +Go):\n%s\n%s", diff, where)
 	}
 }
 

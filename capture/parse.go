@@ -3,6 +3,7 @@ package capture
 import (
 	"bytes"
 	"fmt"
+	"time"
 
 	"github.com/ayaflow/ayaflow/bpf"
 )
@@ -33,6 +34,10 @@ type ParseConfig struct {
 
 	// NoDNS and NoTLS turn off the DNS and ClientHello snippets.
 	NoDNS, NoTLS bool
+	// FlowEntries bounds the per-flow state. Default bpf.DefaultFlowEntries.
+	FlowEntries int
+	// TLSWindow mirrors bpf.Config.TLSWindow. Default bpf.DefaultTLSWindow.
+	TLSWindow time.Duration
 }
 
 // Verdict says what the parser made of a frame, mirroring the kernel's
@@ -65,12 +70,26 @@ type Parser struct {
 	dnsPorts [bpf.MaxDNSPorts]uint16
 	dns, tls bool
 
+	// flows mirrors the kernel's per-flow map: ClientHellos awaiting
+	// their continuation segments. lastHello mirrors last_hello_ns.
+	flows     map[bpf.AyaflowFlowKey]bpf.AyaflowFlowState
+	tlsWindow uint64
+	maxFlows  int
+	lastHello uint64
+
 	snipLoadFails uint64
 }
 
 // NewParser returns a parser with cfg's settings, defaults filled in.
 func NewParser(cfg ParseConfig) *Parser {
-	p := &Parser{dns: !cfg.NoDNS, tls: !cfg.NoTLS}
+	p := &Parser{dns: !cfg.NoDNS, tls: !cfg.NoTLS, flows: map[bpf.AyaflowFlowKey]bpf.AyaflowFlowState{}, maxFlows: cfg.FlowEntries}
+	if p.maxFlows <= 0 {
+		p.maxFlows = bpf.DefaultFlowEntries
+	}
+	p.tlsWindow = uint64(cfg.TLSWindow)
+	if cfg.TLSWindow <= 0 {
+		p.tlsWindow = uint64(bpf.DefaultTLSWindow)
+	}
 	switch {
 	case cfg.SnapLen <= 0 || cfg.SnapLen > bpf.MaxSnapLen:
 		p.snap = bpf.MaxSnapLen
@@ -393,6 +412,7 @@ func (p *Parser) parse(s *kpSKB, mode int, ethProto uint16, dir uint8, ifindex u
 		r.Flags |= FlagSrcIsB
 	}
 
+	now := r.TsNs
 	var snip uint32
 	if payloadLen > 0 {
 		if p.dns && (l4proto == kpProtoUDP || l4proto == kpProtoTCP) && p.isDNSPort(sport, dport) {
@@ -403,6 +423,25 @@ func (p *Parser) parse(s *kpSKB, mode int, ethProto uint16, dir uint8, ifindex u
 			if ok && h[0] == 0x16 && h[1] == 0x03 && h[2] <= 0x04 && h[5] == 0x01 {
 				r.Flags |= FlagTLSHello
 				snip = payloadLen
+				if reclen := (uint32(h[3])<<8 | uint32(h[4])) + 5; reclen > payloadLen {
+					p.storeHello(r.Key, bpf.AyaflowFlowState{
+						TlsStartNs:   now,
+						TlsNextSeq:   r.TcpSeq + payloadLen,
+						TlsRemaining: reclen - payloadLen,
+						TlsSrcIsB:    boolU8(r.Flags&FlagSrcIsB != 0),
+					})
+				}
+			}
+		}
+		if snip == 0 && p.tls && l4proto == kpProtoTCP && now-p.lastHello < p.tlsWindow {
+			if fs, ok := p.flows[r.Key]; ok && fs.TlsRemaining > 0 && now-fs.TlsStartNs < p.tlsWindow &&
+				fs.TlsSrcIsB == boolU8(r.Flags&FlagSrcIsB != 0) && fs.TlsNextSeq == r.TcpSeq {
+				take := min(payloadLen, fs.TlsRemaining)
+				r.Flags |= FlagTLSCont
+				snip = take
+				fs.TlsNextSeq += payloadLen
+				fs.TlsRemaining -= take
+				p.flows[r.Key] = fs
 			}
 		}
 		if snip > p.snap {
@@ -421,6 +460,50 @@ func (p *Parser) parse(s *kpSKB, mode int, ethProto uint16, dir uint8, ifindex u
 		}
 	}
 	return VerdictEvent
+}
+
+// storeHello records a pending multi-segment ClientHello. When the table is
+// full it first drops expired entries, then an arbitrary one: the kernel's
+// LRU map evicts approximately too, and only pending hellos live here.
+func (p *Parser) storeHello(k bpf.AyaflowFlowKey, fs bpf.AyaflowFlowState) {
+	if _, ok := p.flows[k]; !ok && len(p.flows) >= p.maxFlows {
+		for key, v := range p.flows {
+			if fs.TlsStartNs-v.TlsStartNs >= p.tlsWindow || v.TlsRemaining == 0 {
+				delete(p.flows, key)
+			}
+		}
+		for key := range p.flows {
+			if len(p.flows) < p.maxFlows {
+				break
+			}
+			delete(p.flows, key)
+		}
+	}
+	p.flows[k] = fs
+	p.lastHello = fs.TlsStartNs
+}
+
+// Flows returns a copy of the per-flow state, for comparison with the
+// kernel's map in tests and for inspection.
+func (p *Parser) Flows() map[bpf.AyaflowFlowKey]bpf.AyaflowFlowState {
+	out := make(map[bpf.AyaflowFlowKey]bpf.AyaflowFlowState, len(p.flows))
+	for k, v := range p.flows {
+		out[k] = v
+	}
+	return out
+}
+
+// ResetFlows forgets all per-flow state, like emptying the kernel's map.
+func (p *Parser) ResetFlows() {
+	clear(p.flows)
+	p.lastHello = 0
+}
+
+func boolU8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (p *Parser) isDNSPort(sport, dport uint16) bool {

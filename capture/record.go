@@ -33,6 +33,7 @@ const (
 	FlagDNS          = uint16(bpf.AyaflowRecFlagREC_F_DNS)
 	FlagTLSHello     = uint16(bpf.AyaflowRecFlagREC_F_TLS_HELLO)
 	FlagSnipCut      = uint16(bpf.AyaflowRecFlagREC_F_SNIP_CUT)
+	FlagTLSCont      = uint16(bpf.AyaflowRecFlagREC_F_TLS_CONT)
 	KindPacket       = uint8(bpf.AyaflowRecKindREC_KIND_PACKET)
 	recordHeaderSize = int(unsafe.Sizeof(bpf.AyaflowPktRecord{}))
 )

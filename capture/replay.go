@@ -64,13 +64,13 @@ func (r *Replay) Next(rec *Record) error {
 		}
 		f := &r.frame
 		ifindex := uint32(f.IfIndex)
+		rec.TsNs = uint64(f.TimeUnixNano) // the parser's clock, like the kernel's "now"
 		v, err := r.p.ParseLink(f.LinkType, f.Data, f.OrigLen, f.Direction, ifindex, rec)
 		if err != nil {
 			return fmt.Errorf("replay %s: frame %d: %w", r.fs.name, r.frames.Load(), err)
 		}
 		switch v {
 		case VerdictEvent:
-			rec.TsNs = uint64(f.TimeUnixNano)
 			if _, ok := r.names[ifindex]; !ok {
 				r.names[ifindex] = f.Interface
 			}

@@ -57,7 +57,7 @@ func (s *sliceSource) Next(r *capture.Record) error {
 	return nil
 }
 
-func (s *sliceSource) Interface(uint32) string { return "veth0" }
+func (s *sliceSource) Interface(uint32) string  { return "veth0" }
 func (s *sliceSource) UnixNano(ts uint64) int64 { return int64(ts) }
 func (s *sliceSource) Stop() error {
 	s.stops.Add(1)

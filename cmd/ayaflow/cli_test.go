@@ -278,4 +278,3 @@ func TestShipWithoutCapabilitiesNamesThem(t *testing.T) {
 		stopProcess(t, cmd, log)
 	})
 }
-

@@ -19,11 +19,11 @@ import (
 
 // Lab is a namespace "NS" joined to the host by HostIf <-> NSIf.
 type Lab struct {
-	NS             string // namespace name, for `ip netns exec`
-	HostIf, NSIf   string // veth ends
-	HostV4, NSV4   net.IP // 198.18.x.1 and 198.18.x.2
-	HostV6, NSV6   net.IP // fd00:a7f:x::1 and fd00:a7f:x::2
-	handle         netns.NsHandle
+	NS           string // namespace name, for `ip netns exec`
+	HostIf, NSIf string // veth ends
+	HostV4, NSV4 net.IP // 198.18.x.1 and 198.18.x.2
+	HostV6, NSV6 net.IP // fd00:a7f:x::1 and fd00:a7f:x::2
+	handle       netns.NsHandle
 }
 
 var seq atomic.Uint32
@@ -117,4 +117,3 @@ func (l *Lab) InNS(fn func() error) error {
 func (l *Lab) Exec(args ...string) ([]byte, error) {
 	return exec.Command("ip", append([]string{"netns", "exec", l.NS}, args...)...).CombinedOutput()
 }
-

@@ -174,6 +174,39 @@ func (r *Runner) Run(frame []byte, raw bool, dir uint8) (Result, error) {
 	return Result{Ret: ret, Out: opts.DataOut, Samples: samples, Stats: sub(after, before)}, nil
 }
 
+// Flows returns the kernel's per-flow map.
+func (r *Runner) Flows() (map[bpf.AyaflowFlowKey]bpf.AyaflowFlowState, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[bpf.AyaflowFlowKey]bpf.AyaflowFlowState{}
+	var k bpf.AyaflowFlowKey
+	var v bpf.AyaflowFlowState
+	it := r.prog.Flows().Iterate()
+	for it.Next(&k, &v) {
+		out[k] = v
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("iterate flow map: %w", err)
+	}
+	return out, nil
+}
+
+// ResetFlows empties the kernel's per-flow map.
+func (r *Runner) ResetFlows() error {
+	flows, err := r.Flows()
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k := range flows {
+		if err := r.prog.Flows().Delete(k); err != nil {
+			return fmt.Errorf("delete flow: %w", err)
+		}
+	}
+	return nil
+}
+
 // drain returns every sample waiting in the ring buffer. The program
 // submits with BPF_RB_NO_WAKEUP, so the reader is never woken: a deadline
 // in the past makes ReadInto return what is there, then
