@@ -15,10 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 	"github.com/google/go-cmp/cmp"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/vishvananda/netlink"
 
 	"github.com/ayaflow/ayaflow/internal/netlab"
 	"github.com/ayaflow/ayaflow/internal/testenv"
@@ -163,6 +166,36 @@ func startProcess(t *testing.T, cmd *exec.Cmd, ready string) *bytes.Buffer {
 		t.Fatalf("%s did not print %q within 30s; stderr:\n%s", cmd.Path, ready, log.String())
 	}
 	return &log
+}
+
+// attachedHooks counts the TCX programs and the tc filters named "ayaflow"
+// on the interface's ingress and egress hooks.
+func attachedHooks(t *testing.T, iface string) int {
+	t.Helper()
+	lnk, err := netlink.LinkByName(iface)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, at := range []ebpf.AttachType{ebpf.AttachTCXIngress, ebpf.AttachTCXEgress} {
+		res, err := link.QueryPrograms(link.QueryOptions{Target: lnk.Attrs().Index, Attach: at})
+		if err != nil {
+			t.Fatalf("query TCX programs: %v", err)
+		}
+		n += len(res.Programs)
+	}
+	for _, parent := range []uint32{netlink.HANDLE_MIN_INGRESS, netlink.HANDLE_MIN_EGRESS} {
+		fs, err := netlink.FilterList(lnk, parent)
+		if err != nil {
+			continue // no clsact qdisc: no filters
+		}
+		for _, f := range fs {
+			if bf, ok := f.(*netlink.BpfFilter); ok && bf.Name == "ayaflow" {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // waitForFile waits until the file contains want. It re-reads the file
@@ -354,7 +387,13 @@ func testShipEndToEnd(t *testing.T, mode string) {
 	}
 	waitForFile(t, pcapPath, []byte(marker))
 	waitForFile(t, evPath, []byte(`"port":5999}`))
+	if n := attachedHooks(t, lab.HostIf); n != 2 {
+		t.Errorf("%d ayaflow hooks on %s while running, want 2 (ingress and egress)", n, lab.HostIf)
+	}
 	stopProcess(t, ship, shipLog)
+	if n := attachedHooks(t, lab.HostIf); n != 0 {
+		t.Errorf("%d hooks left on %s after SIGTERM, want 0", n, lab.HostIf)
+	}
 	stopProcess(t, dump, dumpLog)
 
 	evs := readEvents(t, evPath)
