@@ -13,8 +13,22 @@ import (
 // Config is the whole configuration of one ayaflow process.
 type Config struct {
 	Capture Capture
+	Names   Names
 	Output  Output
 	Log     Log
+}
+
+// Names configures the passive name cache that puts source.domain and
+// destination.domain on events.
+type Names struct {
+	// MinTTL keeps each resolved name at least this long, whatever its
+	// DNS TTL. Default: 300s.
+	MinTTL time.Duration
+	// CacheSize bounds the number of addresses remembered. Default: 65536.
+	CacheSize int
+	// RedactKeyFile, when set, names a file whose bytes (at least 16) key
+	// an HMAC-SHA256 that replaces every name in the output. Default: "".
+	RedactKeyFile string
 }
 
 // Capture configures the kernel program and the live capture.
@@ -48,11 +62,34 @@ type Output struct {
 	BatchBytes int
 	// BatchWait closes a batch once its first event is this old. Default: 100ms.
 	BatchWait time.Duration
-	// QueueBatches is how many batches wait between capture and the sinks
-	// before live capture starts dropping (and counting) them. Default: 64.
-	QueueBatches int
 	// ShutdownTimeout bounds the flush of the sinks on exit. Default: 10s.
 	ShutdownTimeout time.Duration
+	// DataDir holds the disk buffers, one subdirectory per sink. Default:
+	// /var/lib/ayaflow for ship; replay uses a fresh temporary directory
+	// unless one is given.
+	DataDir string
+	// BufferTypes maps a sink name to "memory" or "disk". Default: disk
+	// for kafka and nats, memory for stdout and file.
+	BufferTypes map[string]string
+	// BufferMaxSize bounds each sink's buffer in bytes. Default: 256 MiB.
+	BufferMaxSize int64
+	// BufferWhenFull is block or drop_newest. Default: block.
+	BufferWhenFull string
+	// BufferSync is interval or always (disk buffers). Default: interval.
+	BufferSync string
+}
+
+// BufferType returns the buffer type of sink: its BufferTypes entry, else
+// the default for that sink.
+func (o Output) BufferType(sink string) string {
+	if t, ok := o.BufferTypes[sink]; ok {
+		return t
+	}
+	switch sink {
+	case "kafka", "nats":
+		return "disk"
+	}
+	return "memory"
 }
 
 // Log configures logging to stderr.
@@ -76,12 +113,16 @@ func Default() Config {
 			DNS:          true,
 			TLS:          true,
 		},
+		Names: Names{MinTTL: 300 * time.Second, CacheSize: 65536},
 		Output: Output{
 			Sinks:           []string{"stdout"},
 			BatchBytes:      64 << 10,
 			BatchWait:       100 * time.Millisecond,
-			QueueBatches:    64,
 			ShutdownTimeout: 10 * time.Second,
+			DataDir:         "/var/lib/ayaflow",
+			BufferMaxSize:   256 << 20,
+			BufferWhenFull:  "block",
+			BufferSync:      "interval",
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}
@@ -121,6 +162,12 @@ func (c *Config) Validate() error {
 			bad(fmt.Sprintf("capture.dns_ports[%d]", i), "port 0 is not valid")
 		}
 	}
+	if c.Names.MinTTL < 0 {
+		bad("names.min_ttl", "%s must not be negative", c.Names.MinTTL)
+	}
+	if c.Names.CacheSize < 1 {
+		bad("names.cache_size", "%d must be positive", c.Names.CacheSize)
+	}
 	if len(c.Output.Sinks) == 0 {
 		bad("output.sinks", "at least one sink is required (for example stdout)")
 	}
@@ -133,14 +180,39 @@ func (c *Config) Validate() error {
 			bad(fmt.Sprintf("output.sinks[%d]", i), "unknown sink %q (known: %v)", s, KnownSinks)
 		}
 	}
+	seen := map[string]bool{}
+	for i, s := range c.Output.Sinks {
+		if seen[s] {
+			bad(fmt.Sprintf("output.sinks[%d]", i), "sink %q given twice", s)
+		}
+		seen[s] = true
+	}
+	for sink, typ := range c.Output.BufferTypes {
+		if typ != "memory" && typ != "disk" {
+			bad("output.buffer."+sink, "%q is not memory or disk", typ)
+		}
+		if !seen[sink] {
+			bad("output.buffer."+sink, "names sink %q, which is not enabled", sink)
+		}
+	}
+	if c.Output.BufferMaxSize < 1<<12 {
+		bad("output.buffer_max_size", "%d is below the minimum of 4096 bytes", c.Output.BufferMaxSize)
+	}
+	switch c.Output.BufferWhenFull {
+	case "block", "drop_newest":
+	default:
+		bad("output.buffer_when_full", "%q is not one of block, drop_newest", c.Output.BufferWhenFull)
+	}
+	switch c.Output.BufferSync {
+	case "interval", "always":
+	default:
+		bad("output.buffer_sync", "%q is not one of interval, always", c.Output.BufferSync)
+	}
 	if c.Output.BatchBytes < 1 {
 		bad("output.batch_bytes", "%d must be positive", c.Output.BatchBytes)
 	}
 	if c.Output.BatchWait <= 0 {
 		bad("output.batch_wait", "%s must be positive", c.Output.BatchWait)
-	}
-	if c.Output.QueueBatches < 1 {
-		bad("output.queue_batches", "%d must be positive", c.Output.QueueBatches)
 	}
 	if c.Output.ShutdownTimeout <= 0 {
 		bad("output.shutdown_timeout", "%s must be positive", c.Output.ShutdownTimeout)

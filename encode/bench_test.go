@@ -10,7 +10,8 @@ import (
 	"github.com/ayaflow/ayaflow/event"
 )
 
-// benchEvents are typical packet events; both encoders run the same ones.
+// benchEvents are typical events of each kind with details; both encoders
+// run the same ones.
 var benchEvents = []struct {
 	name string
 	ev   event.Event
@@ -30,6 +31,39 @@ var benchEvents = []struct {
 		Kind: event.KindPacket, TimeUnixNano: t0, Interface: "eth0", Direction: event.DirEgress,
 		SrcIP: v4a, DstIP: v4b, Transport: event.ProtoICMP, ICMPType: 8,
 		Bytes: 98, Packets: 1,
+	}},
+	{"dns-answer", event.Event{
+		Kind: event.KindDNS, TimeUnixNano: t0, Interface: "eth0", Direction: event.DirIngress,
+		SrcIP: netip.MustParseAddr("198.18.0.53"), DstIP: v4a, SrcPort: 53, DstPort: 40000,
+		Transport: event.ProtoUDP, Bytes: 186, Packets: 1, DurationNs: 1_200_000,
+		DNS: &event.DNS{
+			ID: 0x1a2b, Response: true, OpCode: "QUERY", ResponseCode: "NOERROR",
+			HeaderFlags:  []string{"RD", "RA"},
+			QuestionName: "www.example.test", QuestionType: "A", QuestionClass: "IN",
+			Answers: []event.DNSAnswer{
+				{Name: "www.example.test", Type: "CNAME", Class: "IN", TTL: 300, Data: "edge.example.test."},
+				{Name: "edge.example.test", Type: "A", Class: "IN", TTL: 60, Data: "198.18.7.2"},
+				{Name: "edge.example.test", Type: "A", Class: "IN", TTL: 60, Data: "198.18.7.3"},
+			},
+			ResolvedIPs: []netip.Addr{netip.MustParseAddr("198.18.7.2"), netip.MustParseAddr("198.18.7.3")},
+		},
+	}},
+	{"tls", event.Event{
+		Kind: event.KindTLS, TimeUnixNano: t0, Interface: "veth1a2b3c4", Direction: event.DirEgress,
+		SrcIP: v4a, DstIP: netip.MustParseAddr("198.18.7.2"), SrcPort: 40000, DstPort: 443,
+		Transport: event.ProtoTCP, Bytes: 583, Packets: 1, DstDomain: "edge.example.test",
+		TLS: &event.TLS{
+			Version:    "1.3",
+			ServerName: "www.example.test",
+			SupportedCiphers: []string{
+				"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
+				"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+				"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+			},
+			NextProtocols: []string{"h2", "http/1.1"},
+			JA3:           "cd08e31494f9531f560d64c695473da9",
+			JA4:           "t13d1516h2_8daaf6152771_02713d6af862",
+		},
 	}},
 }
 

@@ -13,8 +13,13 @@ func AppendNDJSON(dst []byte, ev *event.Event) []byte {
 	dst = appendTimestamp(dst, ev.TimeUnixNano)
 	dst = append(dst, '"')
 	dst = appendAyaflow(dst, ev)
-	dst = appendEndpoint(dst, `,"source":{`, ev.SrcIP, ev.SrcPort)
-	dst = appendEndpoint(dst, `,"destination":{`, ev.DstIP, ev.DstPort)
+	if ev.DurationNs != 0 {
+		dst = append(dst, `,"event":{"duration":`...)
+		dst = strconv.AppendInt(dst, ev.DurationNs, 10)
+		dst = append(dst, '}')
+	}
+	dst = appendEndpoint(dst, `,"source":{`, ev.SrcIP, ev.SrcPort, ev.SrcDomain)
+	dst = appendEndpoint(dst, `,"destination":{`, ev.DstIP, ev.DstPort, ev.DstDomain)
 	dst = appendNetwork(dst, ev)
 
 	// Kind-specific fields go between network and observer. New kinds add
@@ -22,7 +27,15 @@ func AppendNDJSON(dst []byte, ev *event.Event) []byte {
 	switch ev.Kind {
 	case event.KindPacket:
 		dst = appendPacket(dst, ev)
-	case event.KindFlow, event.KindDNS, event.KindTLS:
+	case event.KindDNS:
+		if ev.DNS != nil {
+			dst = appendDNS(dst, ev.DNS)
+		}
+	case event.KindTLS:
+		if ev.TLS != nil {
+			dst = appendTLS(dst, ev.TLS)
+		}
+	case event.KindFlow:
 		// Shared pieces only, for now.
 	}
 
@@ -46,25 +59,27 @@ func appendAyaflow(dst []byte, ev *event.Event) []byte {
 // appendEndpoint appends a "source" or "destination" object; open is the
 // key with its leading comma and the opening brace. The object is left out
 // when it would be empty.
-func appendEndpoint(dst []byte, open string, ip netip.Addr, port uint16) []byte {
+func appendEndpoint(dst []byte, open string, ip netip.Addr, port uint16, domain string) []byte {
 	valid := ip.IsValid()
-	if !valid && port == 0 {
+	if !valid && port == 0 && domain == "" {
 		return dst
 	}
 	dst = append(dst, open...)
+	more := false
 	if valid {
-		dst = append(dst, `"ip":"`...)
+		dst = appendKey(dst, &more, `"ip":"`)
 		// A zone is not part of an ECS ip value and, being free text,
 		// would need escaping; drop it. Addr text is otherwise plain ASCII.
 		dst = ip.WithZone("").AppendTo(dst)
 		dst = append(dst, '"')
-		if port != 0 {
-			dst = append(dst, ',')
-		}
 	}
 	if port != 0 {
-		dst = append(dst, `"port":`...)
+		dst = appendKey(dst, &more, `"port":`)
 		dst = strconv.AppendUint(dst, uint64(port), 10)
+	}
+	if domain != "" {
+		dst = appendKey(dst, &more, `"domain":`)
+		dst = appendString(dst, domain) // learned from DNS answers: escape
 	}
 	return append(dst, '}')
 }
@@ -108,6 +123,11 @@ func appendNetwork(dst []byte, ev *event.Event) []byte {
 	dst = append(dst, `","direction":"`...)
 	dst = append(dst, ev.Direction.String()...) // fixed ASCII words
 	dst = append(dst, '"')
+	if !ev.CommunityID.IsZero() {
+		dst = append(dst, `,"community_id":"`...)
+		dst = append(dst, ev.CommunityID[:]...) // "1:" and base64: no escaping needed
+		dst = append(dst, '"')
+	}
 
 	if ev.Bytes != 0 {
 		dst = append(dst, `,"bytes":`...)
@@ -158,6 +178,153 @@ func appendPacket(dst []byte, ev *event.Event) []byte {
 		dst = append(dst, '}')
 	}
 	return dst
+}
+
+// appendKey appends key (quoted, with its colon) to an object being built,
+// preceded by a comma when *more says a member is already written.
+func appendKey(dst []byte, more *bool, key string) []byte {
+	if *more {
+		dst = append(dst, ',')
+	}
+	*more = true
+	return append(dst, key...)
+}
+
+// appendStringList appends list as a JSON array of escaped strings.
+func appendStringList(dst []byte, list []string) []byte {
+	dst = append(dst, '[')
+	for i, s := range list {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, s)
+	}
+	return append(dst, ']')
+}
+
+// appendDNS appends the "dns" object of a dns event. Every name and string
+// in it may come from the wire and is escaped.
+func appendDNS(dst []byte, d *event.DNS) []byte {
+	dst = append(dst, `,"dns":{"id":`...)
+	dst = strconv.AppendUint(dst, uint64(d.ID), 10)
+	if d.Response {
+		dst = append(dst, `,"type":"answer"`...)
+	} else {
+		dst = append(dst, `,"type":"query"`...)
+	}
+	if d.OpCode != "" {
+		dst = append(dst, `,"op_code":`...)
+		dst = appendString(dst, d.OpCode)
+	}
+	if d.Response && d.ResponseCode != "" {
+		dst = append(dst, `,"response_code":`...)
+		dst = appendString(dst, d.ResponseCode)
+	}
+	if len(d.HeaderFlags) != 0 {
+		dst = append(dst, `,"header_flags":`...)
+		dst = appendStringList(dst, d.HeaderFlags)
+	}
+	if d.QuestionName != "" || d.QuestionType != "" {
+		dst = append(dst, `,"question":{`...)
+		more := false
+		if d.QuestionName != "" {
+			dst = appendKey(dst, &more, `"name":`)
+			dst = appendString(dst, d.QuestionName)
+		}
+		if d.QuestionType != "" {
+			dst = appendKey(dst, &more, `"type":`)
+			dst = appendString(dst, d.QuestionType)
+		}
+		if d.QuestionClass != "" {
+			dst = appendKey(dst, &more, `"class":`)
+			dst = appendString(dst, d.QuestionClass)
+		}
+		dst = append(dst, '}')
+	}
+	if len(d.Answers) != 0 {
+		dst = append(dst, `,"answers":[`...)
+		for i := range d.Answers {
+			a := &d.Answers[i]
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"name":`...)
+			dst = appendString(dst, a.Name)
+			dst = append(dst, `,"type":`...)
+			dst = appendString(dst, a.Type)
+			dst = append(dst, `,"class":`...)
+			dst = appendString(dst, a.Class)
+			dst = append(dst, `,"ttl":`...)
+			dst = strconv.AppendUint(dst, uint64(a.TTL), 10)
+			dst = append(dst, `,"data":`...)
+			dst = appendString(dst, a.Data)
+			dst = append(dst, '}')
+		}
+		dst = append(dst, ']')
+	}
+	first := true
+	for _, ip := range d.ResolvedIPs {
+		if !ip.IsValid() {
+			continue // the zero Addr has no text form; ECS ip cannot hold ""
+		}
+		if first {
+			dst = append(dst, `,"resolved_ip":["`...)
+			first = false
+		} else {
+			dst = append(dst, ',', '"')
+		}
+		dst = ip.WithZone("").AppendTo(dst)
+		dst = append(dst, '"')
+	}
+	if !first {
+		dst = append(dst, ']')
+	}
+	return append(dst, '}')
+}
+
+// appendTLS appends the "tls" object of a tls event, leaving it out when
+// it would be empty. SNI, ALPN values and cipher names are escaped.
+func appendTLS(dst []byte, t *event.TLS) []byte {
+	hasClient := t.ServerName != "" || len(t.SupportedCiphers) != 0 ||
+		len(t.NextProtocols) != 0 || t.JA3 != "" || t.JA4 != ""
+	if t.Version == "" && !hasClient {
+		return dst
+	}
+	dst = append(dst, `,"tls":{`...)
+	if t.Version != "" {
+		dst = append(dst, `"version":`...)
+		dst = appendString(dst, t.Version)
+		dst = append(dst, `,"version_protocol":"tls"`...)
+		if hasClient {
+			dst = append(dst, ',')
+		}
+	}
+	if hasClient {
+		dst = append(dst, `"client":{`...)
+		more := false
+		if t.ServerName != "" {
+			dst = appendKey(dst, &more, `"server_name":`)
+			dst = appendString(dst, t.ServerName)
+		}
+		if len(t.SupportedCiphers) != 0 {
+			dst = appendKey(dst, &more, `"supported_ciphers":`)
+			dst = appendStringList(dst, t.SupportedCiphers)
+		}
+		if len(t.NextProtocols) != 0 {
+			dst = appendKey(dst, &more, `"next_protocols":`)
+			dst = appendStringList(dst, t.NextProtocols)
+		}
+		if t.JA3 != "" {
+			dst = appendKey(dst, &more, `"ja3":`)
+			dst = appendString(dst, t.JA3)
+		}
+		if t.JA4 != "" {
+			dst = appendKey(dst, &more, `"ja4":`)
+			dst = appendString(dst, t.JA4)
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, '}')
 }
 
 // appendObserver appends the "observer" object: omitted when the interface

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -31,6 +32,8 @@ var (
 	v4b = netip.MustParseAddr("198.18.0.2")
 	v6a = netip.MustParseAddr("2001:db8::1")
 	v6b = netip.MustParseAddr("2001:db8:0:0:1:0:0:53") // canonical: 2001:db8::1:0:0:53
+
+	resolver4 = netip.MustParseAddr("198.18.0.53")
 )
 
 // goldenCases is the table behind packet_events.ndjson: one line per case,
@@ -188,12 +191,12 @@ var goldenCases = []struct {
 		SrcIP: v4a, DstIP: v4b, SrcPort: 40000, DstPort: 443, Transport: event.ProtoTCP,
 		Bytes: 123456, Packets: 99, TCPFlags: 0x1b,
 	}},
-	{"DNS event carries only the shared fields", event.Event{
+	{"DNS event without DNS details carries only the shared fields", event.Event{
 		Kind: event.KindDNS, TimeUnixNano: t0, Interface: "eth0", Direction: event.DirIngress,
 		SrcIP: v6a, DstIP: v6b, SrcPort: 53000, DstPort: 53, Transport: event.ProtoUDP,
 		Bytes: 98, Packets: 1,
 	}},
-	{"TLS event carries only the shared fields", event.Event{
+	{"TLS event without TLS details carries only the shared fields and no tcp object", event.Event{
 		Kind: event.KindTLS, TimeUnixNano: t0, Interface: "eth0", Direction: event.DirEgress,
 		SrcIP: v4a, DstIP: v4b, SrcPort: 40000, DstPort: 443, Transport: event.ProtoTCP,
 		Bytes: 583, Packets: 1, TCPFlags: 0x18,
@@ -201,6 +204,142 @@ var goldenCases = []struct {
 	{"Out-of-range kind and direction are written as unknown", event.Event{
 		Kind: 9, TimeUnixNano: t0, Interface: "eth0", Direction: 7,
 		SrcIP: v4a, DstIP: v4b, Transport: event.ProtoICMP, ICMPType: 8, Bytes: 98, Packets: 1,
+	}},
+	{"DNS query over UDP for an AAAA record", event.Event{
+		Kind: event.KindDNS, TimeUnixNano: t0, Interface: "eth0", Direction: event.DirEgress,
+		SrcIP: v4a, DstIP: resolver4, SrcPort: 40000, DstPort: 53, Transport: event.ProtoUDP,
+		Bytes: 76, Packets: 1,
+		DNS: &event.DNS{
+			ID: 0x1a2b, OpCode: "QUERY", HeaderFlags: []string{"RD"},
+			QuestionName: "www.Example.test", QuestionType: "AAAA", QuestionClass: "IN",
+		},
+	}},
+	{"DNS answer with CNAME, A and AAAA answers, resolved IPs and a 1.2 ms duration", event.Event{
+		Kind: event.KindDNS, TimeUnixNano: t0, Interface: "eth0", Direction: event.DirIngress,
+		SrcIP: resolver4, DstIP: v4a, SrcPort: 53, DstPort: 40000, Transport: event.ProtoUDP,
+		Bytes: 186, Packets: 1, DurationNs: 1_200_000,
+		DNS: &event.DNS{
+			ID: 0x1a2b, Response: true, OpCode: "QUERY", ResponseCode: "NOERROR",
+			HeaderFlags:  []string{"RD", "RA"},
+			QuestionName: "www.Example.test", QuestionType: "ANY", QuestionClass: "IN",
+			Answers: []event.DNSAnswer{
+				{Name: "www.Example.test", Type: "CNAME", Class: "IN", TTL: 300, Data: "edge.example.test."},
+				{Name: "edge.example.test", Type: "A", Class: "IN", TTL: 60, Data: "198.18.7.2"},
+				{Name: "edge.example.test", Type: "AAAA", Class: "IN", TTL: 60, Data: "fd00:a7f:7::2"},
+			},
+			ResolvedIPs: []netip.Addr{netip.MustParseAddr("198.18.7.2"), netip.MustParseAddr("fd00:a7f:7::2")},
+		},
+	}},
+	{"NXDOMAIN answer has a response code and no answers", event.Event{
+		Kind: event.KindDNS, TimeUnixNano: t0, Interface: "eth0", Direction: event.DirIngress,
+		SrcIP: v6b, DstIP: v6a, SrcPort: 53, DstPort: 53000, Transport: event.ProtoUDP,
+		Bytes: 164, Packets: 1, DurationNs: 31_415_926,
+		DNS: &event.DNS{
+			ID: 7, Response: true, OpCode: "QUERY", ResponseCode: "NXDOMAIN",
+			HeaderFlags:  []string{"RD", "RA", "AD"},
+			QuestionName: "no-such-host.example.test", QuestionType: "A", QuestionClass: "IN",
+		},
+	}},
+	{"TLS 1.3 ClientHello with SNI, ALPN, ciphers, JA3 and JA4", event.Event{
+		Kind: event.KindTLS, TimeUnixNano: t0, Interface: "eth0", Direction: event.DirEgress,
+		SrcIP: v4a, DstIP: netip.MustParseAddr("198.18.7.2"), SrcPort: 40000, DstPort: 443,
+		Transport: event.ProtoTCP, Bytes: 583, Packets: 1, TCPFlags: 0x18,
+		DstDomain: "edge.example.test",
+		TLS: &event.TLS{
+			Version:    "1.3",
+			ServerName: "www.Example.test",
+			SupportedCiphers: []string{
+				"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
+				"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+			},
+			NextProtocols: []string{"h2", "http/1.1"},
+			JA3:           "cd08e31494f9531f560d64c695473da9",
+			JA4:           "t13d1516h2_8daaf6152771_02713d6af862",
+		},
+	}},
+	{"Packet event with destination.domain from the passive DNS cache", event.Event{
+		Kind: event.KindPacket, TimeUnixNano: t0, Interface: "veth0", Direction: event.DirEgress,
+		SrcIP: v4a, DstIP: netip.MustParseAddr("198.18.7.2"), SrcPort: 40000, DstPort: 443,
+		Transport: event.ProtoTCP, Bytes: 74, Packets: 1, TCPFlags: 0x02,
+		DstDomain: "edge.example.test",
+	}},
+	{"DNS names with quotes and invalid UTF-8 are escaped", event.Event{
+		Kind: event.KindDNS, TimeUnixNano: t0, Interface: "eth0", Direction: event.DirIngress,
+		SrcIP: resolver4, DstIP: v4a, SrcPort: 53, DstPort: 40000, Transport: event.ProtoUDP,
+		Bytes: 140, Packets: 1, SrcDomain: "ns\".\xff.example.test",
+		DNS: &event.DNS{
+			ID: 65535, Response: true, OpCode: "QUERY", ResponseCode: "NOERROR",
+			QuestionName: "a\"b\\c.\xff\xfe\x00\n.example.test", QuestionType: "TXT", QuestionClass: "IN",
+			Answers: []event.DNSAnswer{
+				{Name: "a\"b\\c.\xff\xfe\x00\n.example.test", Type: "TXT", Class: "IN", TTL: 0,
+					Data: "\"v=spf1 \\\"-all\\\"\" \"\xc3\u2028</script>\""},
+			},
+		},
+	}},
+	{"TLS SNI and ALPN with quotes and invalid UTF-8 are escaped", event.Event{
+		Kind: event.KindTLS, TimeUnixNano: t0, Interface: "eth0", Direction: event.DirEgress,
+		SrcIP: v6a, DstIP: v6b, SrcPort: 40000, DstPort: 443, Transport: event.ProtoTCP,
+		Bytes: 517, Packets: 1,
+		TLS: &event.TLS{
+			Version:       "1.2",
+			ServerName:    "evil\",\"x\":\"\xff\xe2\x82.example.test",
+			NextProtocols: []string{"h2\"", "\x00\x01\xfe", ""},
+		},
+	}},
+	{"Source with only a domain is still written", event.Event{
+		Kind: event.KindFlow, TimeUnixNano: t0, Interface: "eth0", Direction: event.DirIngress,
+		DstIP: v4a, DstPort: 443, Transport: event.ProtoTCP, SrcDomain: "client.example.test",
+	}},
+	{"TLS ClientHello with client fields but no version has no version keys", event.Event{
+		Kind: event.KindTLS, TimeUnixNano: t0, Interface: "eth0", Direction: event.DirEgress,
+		SrcIP: v4a, DstIP: v4b, SrcPort: 40000, DstPort: 443, Transport: event.ProtoTCP,
+		Bytes: 300, Packets: 1,
+		TLS: &event.TLS{JA4: "t12i0000h1_000000000000_000000000000"},
+	}},
+	{"TLS ClientHello with nothing to report writes no tls object", event.Event{
+		Kind: event.KindTLS, TimeUnixNano: t0, Interface: "eth0", Direction: event.DirEgress,
+		SrcIP: v4a, DstIP: v4b, SrcPort: 40000, DstPort: 443, Transport: event.ProtoTCP,
+		Bytes: 300, Packets: 1,
+		TLS: &event.TLS{SupportedCiphers: []string{}, NextProtocols: []string{}},
+	}},
+	{"DNS query with an unknown type and no flags, from a replay", event.Event{
+		Kind: event.KindDNS, TimeUnixNano: t0, Direction: event.DirUnknown,
+		SrcIP: v6a, DstIP: v6b, SrcPort: 5353, DstPort: 5353, Transport: event.ProtoUDP,
+		Bytes: 90, Packets: 1,
+		DNS: &event.DNS{
+			ID: 0, OpCode: "NOTIFY", ResponseCode: "NOERROR", HeaderFlags: []string{},
+			QuestionType: "TYPE65280", QuestionClass: "CH",
+			ResolvedIPs: []netip.Addr{{}},
+		},
+	}},
+	{"DNS and TLS details on a packet event are ignored", event.Event{
+		Kind: event.KindPacket, TimeUnixNano: t0, Interface: "eth0", Direction: event.DirIngress,
+		SrcIP: resolver4, DstIP: v4a, SrcPort: 53, DstPort: 40000, Transport: event.ProtoUDP,
+		Bytes: 98, Packets: 1,
+		DNS: &event.DNS{ID: 1, Response: true, QuestionName: "www.example.test"},
+		TLS: &event.TLS{Version: "1.3", ServerName: "www.example.test"},
+	}},
+	{"TLS details on a DNS event without DNS details are ignored", event.Event{
+		Kind: event.KindDNS, TimeUnixNano: t0, Interface: "eth0", Direction: event.DirEgress,
+		SrcIP: v4a, DstIP: resolver4, SrcPort: 40000, DstPort: 53, Transport: event.ProtoUDP,
+		Bytes: 76, Packets: 1,
+		TLS: &event.TLS{Version: "1.3", ServerName: "www.example.test"},
+	}},
+	{"Resolved IPs drop zones and skip invalid addresses, mapped IPv4 stays mapped", event.Event{
+		Kind: event.KindDNS, TimeUnixNano: t0, Interface: "eth0", Direction: event.DirIngress,
+		SrcIP: v6b, DstIP: v6a, SrcPort: 53, DstPort: 53000, Transport: event.ProtoUDP,
+		Bytes: 200, Packets: 1, DurationNs: 250_000,
+		DNS: &event.DNS{
+			ID: 42, Response: true, OpCode: "QUERY", ResponseCode: "NOERROR",
+			QuestionName: "link.example.test", QuestionType: "AAAA", QuestionClass: "IN",
+			ResolvedIPs: []netip.Addr{{}, netip.MustParseAddr("fe80::9%eth0"), {}, netip.MustParseAddr("::ffff:198.18.7.9")},
+		},
+	}},
+	{"a TCP packet with its Community ID", event.Event{
+		Kind: event.KindPacket, TimeUnixNano: t0, Interface: "eth0", Direction: event.DirIngress,
+		SrcIP: netip.MustParseAddr("66.35.250.204"), DstIP: netip.MustParseAddr("128.232.110.120"), SrcPort: 80, DstPort: 34855,
+		Transport: event.ProtoTCP, Bytes: 60, Packets: 1, TCPFlags: 0x10,
+		CommunityID: event.CommunityID([]byte("1:LQU9qZlK+B5F3KDmev6m5PMibrg=")),
 	}},
 }
 
@@ -295,6 +434,29 @@ func TestEncodedLinesAreValidJSONHoldingTheEvent(t *testing.T) {
 				}
 			}
 
+			// checkString and checkList expect s or list at path, or no
+			// key at all when it is empty.
+			checkString := func(path, s string) {
+				t.Helper()
+				if s == "" {
+					check(path, nil)
+				} else {
+					check(path, wantJSONString(s))
+				}
+			}
+			checkList := func(path string, list []string) {
+				t.Helper()
+				if len(list) == 0 {
+					check(path, nil)
+					return
+				}
+				want := make([]any, len(list))
+				for i, s := range list {
+					want[i] = wantJSONString(s)
+				}
+				check(path, want)
+			}
+
 			ts, _ := lookup(m, "@timestamp")
 			s, _ := ts.(string)
 			parsed, err := time.Parse(time.RFC3339Nano, s)
@@ -315,11 +477,26 @@ func TestEncodedLinesAreValidJSONHoldingTheEvent(t *testing.T) {
 				check("ayaflow.fragment", nil)
 			}
 
+			if ev.DurationNs != 0 {
+				check("event.duration", float64(ev.DurationNs))
+			} else {
+				check("event", nil)
+			}
+
 			for _, ep := range []struct {
-				name string
-				ip   netip.Addr
-				port uint16
-			}{{"source", ev.SrcIP, ev.SrcPort}, {"destination", ev.DstIP, ev.DstPort}} {
+				name   string
+				ip     netip.Addr
+				port   uint16
+				domain string
+			}{{"source", ev.SrcIP, ev.SrcPort, ev.SrcDomain}, {"destination", ev.DstIP, ev.DstPort, ev.DstDomain}} {
+				if ep.domain != "" {
+					check(ep.name+".domain", wantJSONString(ep.domain))
+				} else {
+					check(ep.name+".domain", nil)
+				}
+				if !ep.ip.IsValid() && ep.port == 0 && ep.domain == "" {
+					check(ep.name, nil)
+				}
 				if ep.ip.IsValid() {
 					check(ep.name+".ip", ep.ip.WithZone("").String())
 					if got, _ := lookup(m, ep.name+".ip"); got != nil {
@@ -395,6 +572,77 @@ func TestEncodedLinesAreValidJSONHoldingTheEvent(t *testing.T) {
 				check("icmp", nil)
 			}
 
+			if d := ev.DNS; ev.Kind == event.KindDNS && d != nil {
+				check("dns.id", float64(d.ID))
+				if d.Response {
+					check("dns.type", "answer")
+				} else {
+					check("dns.type", "query")
+				}
+				checkString("dns.op_code", d.OpCode)
+				if d.Response {
+					checkString("dns.response_code", d.ResponseCode)
+				} else {
+					check("dns.response_code", nil)
+				}
+				checkList("dns.header_flags", d.HeaderFlags)
+				if d.QuestionName != "" || d.QuestionType != "" {
+					checkString("dns.question.name", d.QuestionName)
+					checkString("dns.question.type", d.QuestionType)
+					checkString("dns.question.class", d.QuestionClass)
+				} else {
+					check("dns.question", nil)
+				}
+				if len(d.Answers) != 0 {
+					var want []any
+					for _, a := range d.Answers {
+						want = append(want, map[string]any{
+							"name": wantJSONString(a.Name), "type": wantJSONString(a.Type),
+							"class": wantJSONString(a.Class), "ttl": float64(a.TTL),
+							"data": wantJSONString(a.Data),
+						})
+					}
+					check("dns.answers", want)
+				} else {
+					check("dns.answers", nil)
+				}
+				var ips []any
+				for _, ip := range d.ResolvedIPs {
+					if ip.IsValid() {
+						ips = append(ips, ip.WithZone("").String())
+					}
+				}
+				if ips != nil {
+					check("dns.resolved_ip", ips)
+				} else {
+					check("dns.resolved_ip", nil)
+				}
+			} else {
+				check("dns", nil)
+			}
+
+			if tl := ev.TLS; ev.Kind == event.KindTLS && tl != nil {
+				checkString("tls.version", tl.Version)
+				if tl.Version != "" {
+					check("tls.version_protocol", "tls")
+				} else {
+					check("tls.version_protocol", nil)
+				}
+				checkString("tls.client.server_name", tl.ServerName)
+				checkList("tls.client.supported_ciphers", tl.SupportedCiphers)
+				checkList("tls.client.next_protocols", tl.NextProtocols)
+				checkString("tls.client.ja3", tl.JA3)
+				checkString("tls.client.ja4", tl.JA4)
+				if tl.ServerName == "" && len(tl.SupportedCiphers) == 0 && len(tl.NextProtocols) == 0 && tl.JA3 == "" && tl.JA4 == "" {
+					check("tls.client", nil)
+					if tl.Version == "" {
+						check("tls", nil)
+					}
+				}
+			} else {
+				check("tls", nil)
+			}
+
 			switch {
 			case ev.Interface != "" && ev.Direction == event.DirIngress:
 				check("observer.ingress.interface.name", wantJSONString(ev.Interface))
@@ -436,8 +684,36 @@ func checkAgainstReference(t testing.TB, ev *event.Event) []byte {
 	}
 	if diff := cmp.Diff(decodeNumbers(t, want), decodeNumbers(t, got)); diff != "" {
 		t.Errorf("AppendNDJSON(%+v) differs from encoding/json (-want +got):\n%s\ngot line: %s", *ev, diff, got)
+	} else if diff := cmp.Diff(jsonTokens(t, want), jsonTokens(t, got)); diff != "" {
+		// Same values: the keys are in another order than the
+		// reference's struct fields, which follow the documented layout.
+		t.Errorf("AppendNDJSON(%+v) orders keys unlike encoding/json (-want +got):\n%s\ngot line: %s", *ev, diff, got)
 	}
 	return got
+}
+
+// jsonTokens returns the token stream of one JSON value, strings decoded
+// and numbers kept as json.Number, so that two encodings compare equal
+// exactly when they hold the same keys and values in the same order,
+// whatever their escaping.
+func jsonTokens(t testing.TB, b []byte) []any {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var toks []any
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return toks
+		}
+		if err != nil {
+			t.Fatalf("tokens: %v\n%q", err, b)
+		}
+		if d, ok := tok.(json.Delim); ok {
+			tok = string(d) // cmp cannot tell Delim from string otherwise
+		}
+		toks = append(toks, tok)
+	}
 }
 
 var interfaceNames = []string{"eth0", "veth1a2b3c4", "lo", "wlp0s20f3", "br-0123456789ab", "eth0.100"}
@@ -523,7 +799,97 @@ func randomEvent(r *rand.Rand) event.Event {
 	if maybe(10) {
 		ev.Bytes, ev.Packets = 0, 0
 	}
+	if maybe(3) {
+		ev.SrcDomain = randomName(r)
+	}
+	if maybe(3) {
+		ev.DstDomain = randomName(r)
+	}
+	switch r.IntN(6) {
+	case 0:
+		ev.DurationNs = int64(r.Uint64())
+	case 1, 2:
+		ev.DurationNs = 1 + r.Int64N(5e9)
+	}
+	// Details mostly go with their kind, but sometimes ride along on
+	// another kind (and must be ignored there) or are missing.
+	if (ev.Kind == event.KindDNS && !maybe(8)) || maybe(10) {
+		ev.DNS = randomDNS(r)
+	}
+	if (ev.Kind == event.KindTLS && !maybe(8)) || maybe(10) {
+		ev.TLS = randomTLS(r)
+	}
+	if r.IntN(2) == 0 {
+		ev.CommunityID = CommunityID(&ev)
+	}
 	return ev
+}
+
+// randomName returns a plausible DNS name, a mnemonic-like word or
+// arbitrary bytes.
+func randomName(r *rand.Rand) string {
+	switch r.IntN(4) {
+	case 0:
+		return randomString(r)
+	case 1:
+		return ""
+	}
+	names := []string{"www.Example.test", "edge.example.test.", "a", ".", "xn--bcher-kva.example", "_dmarc.example.test",
+		"QUERY", "NOERROR", "NXDOMAIN", "AAAA", "IN", "TYPE65280", "1.3", "h2", "TLS_AES_128_GCM_SHA256"}
+	return names[r.IntN(len(names))]
+}
+
+// randomStrings returns nil, an empty slice or up to five random names.
+func randomStrings(r *rand.Rand) []string {
+	switch r.IntN(4) {
+	case 0:
+		return nil
+	case 1:
+		return []string{}
+	}
+	list := make([]string, 1+r.IntN(5))
+	for i := range list {
+		list[i] = randomName(r)
+	}
+	return list
+}
+
+func randomDNS(r *rand.Rand) *event.DNS {
+	d := &event.DNS{
+		ID:            uint16(r.Uint32()),
+		Response:      r.IntN(2) == 0,
+		OpCode:        randomName(r),
+		ResponseCode:  randomName(r),
+		HeaderFlags:   randomStrings(r),
+		QuestionName:  randomName(r),
+		QuestionType:  randomName(r),
+		QuestionClass: randomName(r),
+	}
+	if r.IntN(3) != 0 {
+		for n := r.IntN(5); n > 0; n-- {
+			d.Answers = append(d.Answers, event.DNSAnswer{
+				Name: randomName(r), Type: randomName(r), Class: randomName(r),
+				TTL: r.Uint32(), Data: randomName(r),
+			})
+		}
+	}
+	if r.IntN(3) != 0 {
+		for n := r.IntN(5); n > 0; n-- {
+			d.ResolvedIPs = append(d.ResolvedIPs, randomAddr(r))
+		}
+	}
+	return d
+}
+
+func randomTLS(r *rand.Rand) *event.TLS {
+	return &event.TLS{
+		Version:          randomName(r),
+		ServerName:       randomName(r),
+		SupportedCiphers: randomStrings(r),
+		NextProtocols:    randomStrings(r),
+		JA3:              randomName(r),
+		JA4:              randomName(r),
+	}
 }
 
 func TestMatchesEncodingJSON(t *testing.T) {
@@ -564,7 +930,7 @@ func TestAppendNDJSONAppends(t *testing.T) {
 
 func TestAppendNDJSONDoesNotAllocateIntoRoomyBuffer(t *testing.T) {
 	buf := make([]byte, 0, 4096)
-	for _, tc := range goldenCases {
+	for _, tc := range append(goldenCases[:len(goldenCases):len(goldenCases)], benchEvents...) {
 		ev := tc.ev
 		allocs := testing.AllocsPerRun(100, func() { buf = AppendNDJSON(buf[:0], &ev) })
 		if allocs != 0 {
@@ -630,20 +996,93 @@ func TestAppendString(t *testing.T) {
 	}
 }
 
+// fuzzDetails builds the DNS and TLS details of a fuzzed event. details
+// holds '\x1e'-separated fields, in order: op_code, response_code,
+// header_flags, question name, type and class, tls version, server_name,
+// supported_ciphers, next_protocols, ja3, ja4, then answers as groups of
+// name, type, class and data (TTLs ttl, ttl+1, ...); list fields are
+// '\x1f'-separated. ips is a sequence of a tag byte (tag%3: 0 IPv4, 1 IPv6,
+// 2 the invalid zero Addr) and the address bytes.
+func fuzzDetails(details string, id uint16, response bool, ttl uint32, ips []byte) (*event.DNS, *event.TLS) {
+	fields := strings.Split(details, "\x1e")
+	next := func() string {
+		if len(fields) == 0 {
+			return ""
+		}
+		f := fields[0]
+		fields = fields[1:]
+		return f
+	}
+	list := func() []string {
+		if f := next(); f != "" {
+			return strings.Split(f, "\x1f")
+		}
+		return nil
+	}
+	d := &event.DNS{ID: id, Response: response, OpCode: next(), ResponseCode: next(), HeaderFlags: list(),
+		QuestionName: next(), QuestionType: next(), QuestionClass: next()}
+	tl := &event.TLS{Version: next(), ServerName: next(), SupportedCiphers: list(), NextProtocols: list(),
+		JA3: next(), JA4: next()}
+	for len(fields) > 0 {
+		d.Answers = append(d.Answers, event.DNSAnswer{Name: next(), Type: next(), Class: next(),
+			TTL: ttl + uint32(len(d.Answers)), Data: next()})
+	}
+	for len(ips) > 0 {
+		switch ips[0] % 3 {
+		case 0:
+			if len(ips) < 5 {
+				return d, tl
+			}
+			d.ResolvedIPs = append(d.ResolvedIPs, netip.AddrFrom4([4]byte(ips[1:5])))
+			ips = ips[5:]
+		case 1:
+			if len(ips) < 17 {
+				return d, tl
+			}
+			d.ResolvedIPs = append(d.ResolvedIPs, netip.AddrFrom16([16]byte(ips[1:17])))
+			ips = ips[17:]
+		case 2:
+			d.ResolvedIPs = append(d.ResolvedIPs, netip.Addr{})
+			ips = ips[1:]
+		}
+	}
+	return d, tl
+}
+
 func FuzzAppendNDJSON(f *testing.F) {
 	f.Add("veth0", uint8(0), t0, uint8(1), []byte{198, 18, 0, 1}, []byte{198, 18, 0, 2},
 		uint16(40000), uint16(443), uint8(6), uint16(0), uint16(0), uint64(74), uint64(1),
-		uint8(0x02), uint8(0), uint8(0), false)
+		uint8(0x02), uint8(0), uint8(0), false,
+		"", "edge.example.test", int64(0), uint8(0), uint16(0), false, "", uint32(0), []byte{})
 	f.Add("a\"b\\c\n\xff\u2028", uint8(0), int64(-1), uint8(2), v6a.AsSlice(), v6b.AsSlice(),
 		uint16(0), uint16(0), uint8(58), uint16(10), uint16(20), uint64(0), uint64(0),
-		uint8(0), uint8(135), uint8(0), true)
+		uint8(0), uint8(135), uint8(0), true,
+		"", "", int64(0), uint8(3), uint16(0), false, "", uint32(0), []byte{})
 	f.Add("", uint8(9), int64(math.MinInt64), uint8(0), []byte{}, []byte{1, 2, 3},
 		uint16(1), uint16(0), uint8(253), uint16(4095), uint16(0), uint64(math.MaxUint64), uint64(1),
-		uint8(0xff), uint8(3), uint8(3), false)
+		uint8(0xff), uint8(3), uint8(3), false,
+		"ns\".\xff", "", int64(math.MinInt64), uint8(3), uint16(1), true, "\x1e\x1e\x1e", uint32(math.MaxUint32), []byte{2, 2})
+	f.Add("eth0", uint8(event.KindDNS), t0, uint8(0), []byte{198, 18, 0, 53}, []byte{198, 18, 0, 1},
+		uint16(53), uint16(40000), uint8(17), uint16(0), uint16(0), uint64(186), uint64(1),
+		uint8(0), uint8(0), uint8(0), false,
+		"", "", int64(1_200_000), uint8(1), uint16(0x1a2b), true,
+		"QUERY\x1eNOERROR\x1eRD\x1fRA\x1ewww.Example.test\x1eANY\x1eIN\x1e\x1e\x1e\x1e\x1e\x1e\x1e"+
+			"www.Example.test\x1eCNAME\x1eIN\x1eedge.example.test.\x1e"+
+			"edge.example.test\x1eA\x1eIN\x1e198.18.7.2",
+		uint32(60), []byte{0, 198, 18, 7, 2, 1, 0xfd, 0, 0x0a, 0x7f, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2})
+	f.Add("eth0", uint8(event.KindTLS), t0, uint8(1), []byte{198, 18, 0, 1}, []byte{198, 18, 7, 2},
+		uint16(40000), uint16(443), uint8(6), uint16(0), uint16(0), uint64(583), uint64(1),
+		uint8(0x18), uint8(0), uint8(0), false,
+		"", "edge.example.test", int64(0), uint8(2), uint16(0), false,
+		"\x1e\x1e\x1e\x1e\x1e\x1e1.3\x1ewww.Example.test\x1eTLS_AES_128_GCM_SHA256\x1fTLS_AES_256_GCM_SHA384"+
+			"\x1eh2\x1fhttp/1.1\x1ecd08e31494f9531f560d64c695473da9\x1et13d1516h2_8daaf6152771_02713d6af862",
+		uint32(0), []byte{})
 
 	f.Fuzz(func(t *testing.T, iface string, kind uint8, ts int64, dir uint8, src, dst []byte,
 		sport, dport uint16, proto uint8, vlan, inner uint16, nbytes, packets uint64,
-		flags, icmpType, icmpCode uint8, frag bool) {
+		flags, icmpType, icmpCode uint8, frag bool,
+		srcDomain, dstDomain string, duration int64, attach uint8, dnsID uint16, response bool,
+		details string, ttl uint32, ips []byte) {
 		srcIP, _ := netip.AddrFromSlice(src)
 		dstIP, _ := netip.AddrFromSlice(dst)
 		ev := event.Event{
@@ -651,6 +1090,16 @@ func FuzzAppendNDJSON(f *testing.F) {
 			SrcIP: srcIP, DstIP: dstIP, SrcPort: sport, DstPort: dport, Transport: proto,
 			VLANID: vlan, InnerVLANID: inner, Bytes: nbytes, Packets: packets,
 			TCPFlags: flags, ICMPType: icmpType, ICMPCode: icmpCode, Fragment: frag,
+			SrcDomain: srcDomain, DstDomain: dstDomain, DurationNs: duration,
+		}
+		// attach bit 0 sets the DNS details, bit 1 the TLS details,
+		// whatever the kind.
+		dns, tls := fuzzDetails(details, dnsID, response, ttl, ips)
+		if attach&1 != 0 {
+			ev.DNS = dns
+		}
+		if attach&2 != 0 {
+			ev.TLS = tls
 		}
 		prefix := []byte("{}\n")
 		out := AppendNDJSON(bytes.Clone(prefix), &ev)

@@ -15,11 +15,14 @@ import (
 type refDoc struct {
 	Timestamp   string       `json:"@timestamp"`
 	Ayaflow     refAyaflow   `json:"ayaflow"`
+	Event       *refEvent    `json:"event,omitempty"`
 	Source      *refEndpoint `json:"source,omitempty"`
 	Destination *refEndpoint `json:"destination,omitempty"`
 	Network     refNetwork   `json:"network"`
 	TCP         *refTCP      `json:"tcp,omitempty"`
 	ICMP        *refICMP     `json:"icmp,omitempty"`
+	DNS         *refDNS      `json:"dns,omitempty"`
+	TLS         *refTLS      `json:"tls,omitempty"`
 	Observer    *refObserver `json:"observer,omitempty"`
 }
 
@@ -29,20 +32,26 @@ type refAyaflow struct {
 	Fragment bool   `json:"fragment,omitempty"`
 }
 
+type refEvent struct {
+	Duration int64 `json:"duration"`
+}
+
 type refEndpoint struct {
-	IP   string `json:"ip,omitempty"`
-	Port uint16 `json:"port,omitempty"`
+	IP     string `json:"ip,omitempty"`
+	Port   uint16 `json:"port,omitempty"`
+	Domain string `json:"domain,omitempty"`
 }
 
 type refNetwork struct {
-	Transport  string    `json:"transport"`
-	Type       string    `json:"type,omitempty"`
-	IANANumber string    `json:"iana_number"`
-	Direction  string    `json:"direction"`
-	Bytes      uint64    `json:"bytes,omitempty"`
-	Packets    uint64    `json:"packets,omitempty"`
-	VLAN       *refVLAN  `json:"vlan,omitempty"`
-	Inner      *refInner `json:"inner,omitempty"`
+	Transport   string    `json:"transport"`
+	Type        string    `json:"type,omitempty"`
+	IANANumber  string    `json:"iana_number"`
+	Direction   string    `json:"direction"`
+	CommunityID string    `json:"community_id,omitempty"`
+	Bytes       uint64    `json:"bytes,omitempty"`
+	Packets     uint64    `json:"packets,omitempty"`
+	VLAN        *refVLAN  `json:"vlan,omitempty"`
+	Inner       *refInner `json:"inner,omitempty"`
 }
 
 type refVLAN struct {
@@ -60,6 +69,45 @@ type refTCP struct {
 type refICMP struct {
 	Type uint8 `json:"type"`
 	Code uint8 `json:"code"`
+}
+
+type refDNS struct {
+	ID           uint16          `json:"id"`
+	Type         string          `json:"type"`
+	OpCode       string          `json:"op_code,omitempty"`
+	ResponseCode string          `json:"response_code,omitempty"`
+	HeaderFlags  []string        `json:"header_flags,omitempty"`
+	Question     *refDNSQuestion `json:"question,omitempty"`
+	Answers      []refDNSAnswer  `json:"answers,omitempty"`
+	ResolvedIP   []string        `json:"resolved_ip,omitempty"`
+}
+
+type refDNSQuestion struct {
+	Name  string `json:"name,omitempty"`
+	Type  string `json:"type,omitempty"`
+	Class string `json:"class,omitempty"`
+}
+
+type refDNSAnswer struct {
+	Name  string `json:"name"`
+	Type  string `json:"type"`
+	Class string `json:"class"`
+	TTL   uint32 `json:"ttl"`
+	Data  string `json:"data"`
+}
+
+type refTLS struct {
+	Version         string        `json:"version,omitempty"`
+	VersionProtocol string        `json:"version_protocol,omitempty"`
+	Client          *refTLSClient `json:"client,omitempty"`
+}
+
+type refTLSClient struct {
+	ServerName       string   `json:"server_name,omitempty"`
+	SupportedCiphers []string `json:"supported_ciphers,omitempty"`
+	NextProtocols    []string `json:"next_protocols,omitempty"`
+	JA3              string   `json:"ja3,omitempty"`
+	JA4              string   `json:"ja4,omitempty"`
 }
 
 type refObserver struct {
@@ -104,14 +152,17 @@ func refBuild(ev *event.Event) *refDoc {
 			Fragment: ev.Fragment,
 		},
 	}
-	if ev.SrcIP.IsValid() || ev.SrcPort != 0 {
-		d.Source = &refEndpoint{Port: ev.SrcPort}
+	if ev.DurationNs != 0 {
+		d.Event = &refEvent{Duration: ev.DurationNs}
+	}
+	if ev.SrcIP.IsValid() || ev.SrcPort != 0 || ev.SrcDomain != "" {
+		d.Source = &refEndpoint{Port: ev.SrcPort, Domain: ev.SrcDomain}
 		if ev.SrcIP.IsValid() {
 			d.Source.IP = ev.SrcIP.WithZone("").String()
 		}
 	}
-	if ev.DstIP.IsValid() || ev.DstPort != 0 {
-		d.Destination = &refEndpoint{Port: ev.DstPort}
+	if ev.DstIP.IsValid() || ev.DstPort != 0 || ev.DstDomain != "" {
+		d.Destination = &refEndpoint{Port: ev.DstPort, Domain: ev.DstDomain}
 		if ev.DstIP.IsValid() {
 			d.Destination.IP = ev.DstIP.WithZone("").String()
 		}
@@ -135,6 +186,7 @@ func refBuild(ev *event.Event) *refDoc {
 		}
 	}
 	n.Direction = ev.Direction.String()
+	n.CommunityID = ev.CommunityID.String()
 	n.Bytes = ev.Bytes
 	n.Packets = ev.Packets
 	if ev.VLANID != 0 {
@@ -158,6 +210,13 @@ func refBuild(ev *event.Event) *refDoc {
 		}
 	}
 
+	if ev.Kind == event.KindDNS && ev.DNS != nil {
+		d.DNS = refBuildDNS(ev.DNS)
+	}
+	if ev.Kind == event.KindTLS && ev.TLS != nil {
+		d.TLS = refBuildTLS(ev.TLS)
+	}
+
 	if ev.Interface != "" {
 		oi := &refObservedInterface{Interface: refInterface{Name: ev.Interface}}
 		switch ev.Direction {
@@ -168,4 +227,46 @@ func refBuild(ev *event.Event) *refDoc {
 		}
 	}
 	return d
+}
+
+func refBuildDNS(in *event.DNS) *refDNS {
+	d := &refDNS{ID: in.ID, Type: "query", OpCode: in.OpCode, HeaderFlags: in.HeaderFlags}
+	if in.Response {
+		d.Type = "answer"
+		d.ResponseCode = in.ResponseCode
+	}
+	if in.QuestionName != "" || in.QuestionType != "" {
+		d.Question = &refDNSQuestion{Name: in.QuestionName, Type: in.QuestionType, Class: in.QuestionClass}
+	}
+	for _, a := range in.Answers {
+		d.Answers = append(d.Answers, refDNSAnswer{Name: a.Name, Type: a.Type, Class: a.Class, TTL: a.TTL, Data: a.Data})
+	}
+	for _, ip := range in.ResolvedIPs {
+		if ip.IsValid() {
+			d.ResolvedIP = append(d.ResolvedIP, ip.WithZone("").String())
+		}
+	}
+	return d
+}
+
+// refBuildTLS returns nil when the tls object would be empty.
+func refBuildTLS(in *event.TLS) *refTLS {
+	t := &refTLS{}
+	if in.Version != "" {
+		t.Version, t.VersionProtocol = in.Version, "tls"
+	}
+	c := &refTLSClient{
+		ServerName:       in.ServerName,
+		SupportedCiphers: in.SupportedCiphers,
+		NextProtocols:    in.NextProtocols,
+		JA3:              in.JA3,
+		JA4:              in.JA4,
+	}
+	if c.ServerName != "" || len(c.SupportedCiphers) != 0 || len(c.NextProtocols) != 0 || c.JA3 != "" || c.JA4 != "" {
+		t.Client = c
+	}
+	if t.Version == "" && t.Client == nil {
+		return nil
+	}
+	return t
 }

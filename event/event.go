@@ -105,4 +105,69 @@ type Event struct {
 
 	// Fragment is true for IPv4 and IPv6 fragments.
 	Fragment bool
+
+	// SrcDomain and DstDomain are the names the observed host resolved
+	// for SrcIP and DstIP (source.domain, destination.domain), from the
+	// passive DNS cache: never a reverse lookup, never the SNI.
+	SrcDomain, DstDomain string
+
+	// CommunityID is network.community_id: the Community ID v1 of the
+	// flow, shared by both directions. The zero value means none.
+	CommunityID CommunityID
+
+	// DurationNs is event.duration: for a DNS answer, the time since its
+	// query. 0 means unknown and is omitted.
+	DurationNs int64
+
+	// DNS is set on dns events, TLS on tls events.
+	DNS *DNS
+	TLS *TLS
+}
+
+// CommunityID is a Community ID v1 string ("1:" + 28 base64 characters),
+// kept in a fixed array so an Event holds no pointer for it.
+type CommunityID [30]byte
+
+// IsZero reports whether the ID is unset.
+func (c CommunityID) IsZero() bool { return c[0] == 0 }
+
+// String returns the ID, or "" when unset.
+func (c CommunityID) String() string {
+	if c.IsZero() {
+		return ""
+	}
+	return string(c[:])
+}
+
+// DNS holds the ECS dns.* fields of one DNS message.
+type DNS struct {
+	ID           uint16
+	Response     bool     // dns.type: "answer" when true, else "query"
+	OpCode       string   // dns.op_code: QUERY, NOTIFY, ...
+	ResponseCode string   // dns.response_code: NOERROR, NXDOMAIN, ... (answers only)
+	HeaderFlags  []string // dns.header_flags: AA, TC, RD, RA, AD, CD, DO
+
+	// The first question (dns.question.*): name as sent, case preserved;
+	// type and class as mnemonics (AAAA, IN; TYPE65280 when unknown).
+	QuestionName, QuestionType, QuestionClass string
+
+	Answers     []DNSAnswer  // dns.answers
+	ResolvedIPs []netip.Addr // dns.resolved_ip: A/AAAA answers for the question
+}
+
+// DNSAnswer is one resource record of the answer section.
+type DNSAnswer struct {
+	Name, Type, Class string
+	TTL               uint32
+	Data              string // presentation form (address, target, "10 mx.example.")
+}
+
+// TLS holds the ECS tls.* fields of one ClientHello.
+type TLS struct {
+	Version          string   // tls.version: "1.3", "1.2", ...
+	ServerName       string   // tls.client.server_name (SNI)
+	SupportedCiphers []string // tls.client.supported_ciphers (IANA names)
+	NextProtocols    []string // tls.client.next_protocols (ALPN)
+	JA3              string   // tls.client.ja3 (MD5 hex)
+	JA4              string   // tls.client.ja4
 }

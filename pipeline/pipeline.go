@@ -1,10 +1,12 @@
 // Package pipeline wires a record source to the sinks and owns every
 // goroutine between them, and their shutdown.
 //
-// Data flow today: source → record → event → NDJSON batch → bounded queue →
-// sink. Live capture never blocks on a full queue: it drops the batch and
-// counts it (a stalled reader would otherwise fill the ring and the kernel
-// would drop unseen). Replay blocks instead, so a file is never lossy.
+// Data flow: source → record → event (enriched, plus derived dns and tls
+// events) → one frame per event kind (encode.Frame) → every output's buffer
+// → one delivery loop per output → its sink. A slow sink never stalls the
+// others while its buffer has room; a full buffer in block mode holds back
+// capture (the kernel then counts what it cannot hand over), in drop_newest
+// mode it drops the frame for that sink alone, and counts it.
 package pipeline
 
 import (
@@ -13,11 +15,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
+	"github.com/ayaflow/ayaflow/buffer"
 	"github.com/ayaflow/ayaflow/capture"
 	"github.com/ayaflow/ayaflow/encode"
 	"github.com/ayaflow/ayaflow/event"
@@ -43,30 +45,40 @@ type Source interface {
 type Options struct {
 	// BatchBytes closes a batch once it holds this many bytes. Default 64 KiB.
 	BatchBytes int
+	// BatchEvents closes a batch once it holds this many events. Default
+	// 10000.
+	BatchEvents int
 	// BatchWait closes a batch whose first event is this old. Default 100ms.
 	BatchWait time.Duration
-	// Queue is the number of batches between capture and the sink.
-	// Default 64.
-	Queue int
-	// Backpressure makes capture wait for a full queue instead of dropping
-	// (replay). Default false (live).
-	Backpressure bool
-	// ShutdownTimeout bounds how long the sink may take to take the
-	// remaining batches and close after ctx ends. Default 10s.
+	// ShutdownTimeout bounds delivery after a stop is requested (ctx ends):
+	// what is not delivered by then stays in the buffers. Default 10s.
 	ShutdownTimeout time.Duration
+	// Backoff is the sinks' retry schedule. Default 100ms..30s.
+	Backoff Backoff
 	// Now returns the current time; tests replace it. Default time.Now.
 	Now func() time.Time
+	// Enricher, when set, adds names to every packet event and derives
+	// dns and tls events from payload snippets. It runs on the capture
+	// goroutine.
+	Enricher Enricher
+}
+
+// Enricher adds to a record's packet event and derives further events.
+// Enrich may modify ev, must append its derived events to extra and return
+// it, and must not keep rec.Snip after it returns.
+type Enricher interface {
+	Enrich(rec *capture.Record, ev *event.Event, extra []event.Event) []event.Event
 }
 
 func (o Options) withDefaults() Options {
 	if o.BatchBytes <= 0 {
 		o.BatchBytes = 64 << 10
 	}
+	if o.BatchEvents <= 0 {
+		o.BatchEvents = 10000
+	}
 	if o.BatchWait <= 0 {
 		o.BatchWait = 100 * time.Millisecond
-	}
-	if o.Queue <= 0 {
-		o.Queue = 64
 	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = 10 * time.Second
@@ -80,180 +92,256 @@ func (o Options) withDefaults() Options {
 // Counters are the pipeline's own counts. They are safe to read while the
 // pipeline runs.
 type Counters struct {
-	Records        atomic.Uint64 // records read from the source
-	BadRecords     atomic.Uint64 // records the source could not decode (skipped)
-	Events         atomic.Uint64 // events encoded
-	EventsWritten  atomic.Uint64 // events the sink accepted
-	BatchesDropped atomic.Uint64 // batches dropped because the queue was full (live only)
-	EventsDropped  atomic.Uint64 // events in those batches
+	Records    atomic.Uint64 // records read from the source
+	BadRecords atomic.Uint64 // records the source could not decode (skipped)
+	Events     atomic.Uint64 // events encoded
+	Frames     atomic.Uint64 // frames appended to the outputs' buffers
 }
 
-// ErrShutdownTimeout is returned when the sink did not finish within
-// Options.ShutdownTimeout after the pipeline was asked to stop.
-var ErrShutdownTimeout = errors.New("sink did not finish within the shutdown timeout")
+// ErrShutdownTimeout is returned when delivery did not finish within
+// Options.ShutdownTimeout after the pipeline was asked to stop; the rest
+// stays in the buffers.
+var ErrShutdownTimeout = errors.New("sinks did not take everything within the shutdown timeout")
 
-// Run moves records from src to sink until src returns io.EOF, ctx ends
-// (then it stops src, drains it and flushes), the sink reports
-// sinks.ErrClosed (a clean stop), or something fails. It closes the sink
-// before it returns. The counters in c are updated as it runs.
-func Run(ctx context.Context, src Source, sink sinks.Sink, opts Options, c *Counters, log *slog.Logger) error {
+// Run moves records from src to every output until src returns io.EOF and
+// every output has delivered everything (replay), or ctx ends (then it
+// stops src, drains it, and gives the sinks ShutdownTimeout to catch up),
+// or a sink reports sinks.ErrClosed (a clean stop), or something fails.
+// Run owns the outputs: it closes every sink and buffer before it returns.
+// The counters in c and in each output are updated as it runs.
+func Run(ctx context.Context, src Source, outs []Output, opts Options, c *Counters, log *slog.Logger) error {
 	opts = opts.withDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	queue := make(chan sinks.Batch, opts.Queue)
-	free := make(chan []byte, opts.Queue+2)
+	for i := range outs {
+		if outs[i].Counters == nil {
+			outs[i].Counters = new(OutputCounters)
+		}
+	}
 
-	// sinkCtx outlives ctx by at most ShutdownTimeout, so the sink can
-	// take the batches still queued when a stop is requested.
-	sinkCtx, cancelSink := context.WithCancel(context.Background())
-	defer cancelSink()
-	sinkGone := make(chan struct{}) // the sink failed or its destination closed
-	sinkDone := make(chan struct{}) // the sink loop has returned
+	// work ends ShutdownTimeout after a stop was requested; it bounds the
+	// delivery loops and a capture loop blocked on a full buffer.
+	work, endWork := context.WithCancel(context.Background())
+	defer endWork()
+	stopReq := make(chan struct{}) // closed once: a stop was requested
+	var stopOnce sync.Once
+	var sinkGone atomic.Bool
+	requestStop := func() {
+		stopOnce.Do(func() {
+			close(stopReq)
+			if err := src.Stop(); err != nil {
+				log.Warn("stop capture", "error", err)
+			}
+		})
+	}
 
-	g := new(errgroup.Group)
+	captured := make(chan struct{}) // closed when the capture loop returned
+	var wg sync.WaitGroup
+	errs := make([]error, len(outs)+1)
 
-	// Stopper: turns ctx's end, or a sink that is gone, into src.Stop, and
-	// bounds the rest of the shutdown (draining the source and the queue,
-	// closing the sink) by ShutdownTimeout.
-	g.Go(func() error {
+	// Delivery loops, one per output.
+	readCancel := make([]context.CancelFunc, len(outs))
+	for i, out := range outs {
+		readCtx, cancel := context.WithCancel(work)
+		readCancel[i] = cancel
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer cancel()
+			err := deliver(work, readCtx, out, captured, opts.Backoff, log)
+			if errors.Is(err, sinks.ErrClosed) {
+				log.Info("output closed; stopping", "sink", out.Name)
+				sinkGone.Store(true)
+				requestStop()
+				err = nil
+			} else if err != nil {
+				requestStop()
+			}
+			errs[i+1] = err
+		}()
+	}
+
+	// Capture loop: the only writer of the buffers.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer func() {
+			close(captured)
+			// Loops already idle on a drained buffer stop now; the
+			// others stop after their last acknowledgement.
+			for i, out := range outs {
+				if drained(out, captured) {
+					readCancel[i]()
+				}
+			}
+		}()
+		errs[0] = captureLoop(work, src, outs, opts, c, log)
+		if errs[0] != nil {
+			requestStop()
+		}
+	}()
+
+	// Stopper: ctx's end requests a stop; ShutdownTimeout after a stop
+	// request, whatever is still running is cut off.
+	done := make(chan struct{})
+	var timedOut atomic.Bool
+	go func() {
 		select {
 		case <-ctx.Done():
-		case <-sinkGone:
-		case <-sinkDone:
-			return nil
-		}
-		if err := src.Stop(); err != nil {
-			log.Warn("stop capture", "error", err)
+			requestStop()
+		case <-stopReq:
+		case <-done:
+			return
 		}
 		t := time.NewTimer(opts.ShutdownTimeout)
 		defer t.Stop()
 		select {
-		case <-sinkDone:
+		case <-done:
 		case <-t.C:
-			cancelSink()
+			timedOut.Store(true)
+			endWork()
 		}
-		return nil
-	})
+	}()
+	wg.Wait()
+	close(done)
 
-	// Sink loop: the only reader of queue.
-	var sinkErr error
-	g.Go(func() error {
-		defer close(sinkDone)
-		closed := false
-		for b := range queue {
-			if !closed {
-				err := sink.Write(sinkCtx, b)
-				switch {
-				case err == nil:
-					c.EventsWritten.Add(uint64(b.Events))
-				case errors.Is(err, sinks.ErrClosed):
-					log.Info("output closed; stopping", "error", err)
-					closed = true
-					close(sinkGone)
-				case sinkCtx.Err() != nil:
-					sinkErr = fmt.Errorf("%w (%s)", ErrShutdownTimeout, opts.ShutdownTimeout)
-					closed = true
-				default:
-					sinkErr = err
-					closed = true
-					close(sinkGone)
-				}
-			}
-			select {
-			case free <- b.Data[:0]:
-			default:
-			}
+	var all []error
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			all = append(all, err)
 		}
-		cctx, cancel := context.WithTimeout(sinkCtx, opts.ShutdownTimeout)
-		defer cancel()
-		if err := sink.Close(cctx); err != nil && sinkErr == nil {
-			sinkErr = fmt.Errorf("close sink: %w", err)
+	}
+	if timedOut.Load() && !sinkGone.Load() {
+		all = append(all, fmt.Errorf("%w (%s)", ErrShutdownTimeout, opts.ShutdownTimeout))
+	}
+	// Close the sinks within the shutdown timeout, then the buffers, which
+	// makes what they hold durable.
+	cctx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
+	defer cancel()
+	for _, out := range outs {
+		if err := out.Sink.Close(cctx); err != nil {
+			all = append(all, fmt.Errorf("close sink %s: %w", out.Name, err))
 		}
-		return nil
-	})
-
-	// Capture loop: the only writer of queue.
-	var captureErr error
-	g.Go(func() error {
-		defer close(queue)
-		captureErr = captureLoop(src, queue, free, opts, c, log)
-		return nil
-	})
-
-	_ = g.Wait()
-	return errors.Join(captureErr, sinkErr)
+		if err := out.Buffer.Close(); err != nil {
+			all = append(all, fmt.Errorf("close buffer of sink %s: %w", out.Name, err))
+		}
+	}
+	return errors.Join(all...)
 }
 
-func captureLoop(src Source, queue chan<- sinks.Batch, free chan []byte, opts Options, c *Counters, log *slog.Logger) error {
+func captureLoop(ctx context.Context, src Source, outs []Output, opts Options, c *Counters, log *slog.Logger) error {
 	var (
 		rec     capture.Record
 		ev      event.Event
-		buf     = make([]byte, 0, opts.BatchBytes+4096)
-		n       int
+		extra   []event.Event
+		b       = newBatcher()
 		started time.Time
 		sinceCk int
 	)
-	flush := func() {
-		if n == 0 {
-			return
-		}
-		b := sinks.Batch{Data: buf, Events: n}
-		if opts.Backpressure {
-			queue <- b
-		} else {
-			select {
-			case queue <- b:
-			default:
-				c.BatchesDropped.Add(1)
-				c.EventsDropped.Add(uint64(n))
-				buf, n = buf[:0], 0
-				return
+	// flush appends every open frame to every output's buffer, in kind
+	// order, so a packet's dns or tls event follows it closely.
+	flush := func() error {
+		for _, f := range b.frames {
+			if f.Len() == 0 {
+				continue
 			}
+			data := f.Bytes()
+			for _, out := range outs {
+				_, err := out.Buffer.Append(ctx, data)
+				switch {
+				case err == nil:
+				case errors.Is(err, buffer.ErrFull) || errors.Is(err, buffer.ErrTooLarge):
+					out.Counters.AppendDropped.Add(1)
+					out.Counters.DroppedEvents.Add(uint64(f.Len()))
+				case ctx.Err() != nil:
+					return nil // cut off by the shutdown timeout
+				default:
+					return fmt.Errorf("append to the buffer of sink %s: %w", out.Name, err)
+				}
+			}
+			c.Frames.Add(1)
+			f.Reset(f.Kind())
 		}
-		select {
-		case buf = <-free:
-		default:
-			buf = make([]byte, 0, opts.BatchBytes+4096)
-		}
-		n = 0
+		b.events, b.size = 0, 0
+		return nil
 	}
 	for {
 		err := src.Next(&rec)
 		switch {
 		case err == nil:
 		case errors.Is(err, capture.ErrIdle):
-			flush()
+			if err := flush(); err != nil {
+				return err
+			}
 			continue
 		case errors.Is(err, io.EOF):
-			flush()
-			return nil
+			return flush()
 		case errors.Is(err, capture.ErrShortRecord):
 			c.BadRecords.Add(1)
 			log.Debug("skip bad record", "error", err)
 			continue
 		default:
-			flush()
-			return err
+			return errors.Join(err, flush())
 		}
 		c.Records.Add(1)
 		rec.ToEvent(&ev, src, src.Interface(rec.Ifindex))
-		if n == 0 {
+		if opts.Enricher != nil {
+			extra = opts.Enricher.Enrich(&rec, &ev, extra[:0])
+		}
+		if b.events == 0 {
 			started = opts.Now()
 			sinceCk = 0
 		}
-		buf = encode.AppendNDJSON(buf, &ev)
-		n++
-		c.Events.Add(1)
-		if len(buf) >= opts.BatchBytes {
-			flush()
-			continue
+		b.add(&ev)
+		for i := range extra {
+			b.add(&extra[i])
 		}
-		if sinceCk++; sinceCk >= 1024 {
-			sinceCk = 0
-			if opts.Now().Sub(started) >= opts.BatchWait {
-				flush()
+		c.Events.Add(uint64(1 + len(extra)))
+		full := b.size >= opts.BatchBytes || b.events >= opts.BatchEvents
+		if !full {
+			if sinceCk++; sinceCk >= 1024 {
+				sinceCk = 0
+				full = opts.Now().Sub(started) >= opts.BatchWait
+			}
+		}
+		if full {
+			if err := flush(); err != nil {
+				return err
 			}
 		}
 	}
+}
+
+// batcher keeps one open frame per event kind.
+type batcher struct {
+	frames       []*encode.Frame
+	line         []byte
+	events, size int
+}
+
+func newBatcher() *batcher {
+	b := &batcher{}
+	for _, k := range []event.Kind{event.KindPacket, event.KindFlow, event.KindDNS, event.KindTLS} {
+		b.frames = append(b.frames, encode.NewFrame(k))
+	}
+	return b
+}
+
+// add encodes ev into the frame of its kind, keyed by its Community ID so
+// both directions of a flow land in one partition.
+func (b *batcher) add(ev *event.Event) {
+	ev.CommunityID = encode.CommunityID(ev)
+	b.line = encode.AppendNDJSON(b.line[:0], ev)
+	f := b.frames[0]
+	if int(ev.Kind) < len(b.frames) {
+		f = b.frames[ev.Kind]
+	}
+	key := ev.CommunityID[:]
+	if ev.CommunityID.IsZero() {
+		key = nil
+	}
+	f.Add(key, b.line)
+	b.events++
+	b.size += len(b.line)
 }

@@ -13,7 +13,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/ayaflow/ayaflow/buffer"
 	"github.com/ayaflow/ayaflow/capture"
+	"github.com/ayaflow/ayaflow/encode"
 	"github.com/ayaflow/ayaflow/sinks"
 )
 
@@ -89,10 +91,14 @@ func (m *memSink) Write(ctx context.Context, b sinks.Batch) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if !bytes.HasSuffix(b.Data, []byte("\n")) || bytes.Count(b.Data, []byte("\n")) != b.Events {
-		return fmt.Errorf("batch of %d events is not %d whole lines", b.Events, b.Events)
+	lines, err := encode.AppendFrameNDJSON(nil, b.Frame)
+	if err != nil {
+		return err
 	}
-	m.buf.Write(b.Data)
+	if bytes.Count(lines, []byte("\n")) != b.Events {
+		return fmt.Errorf("batch claims %d events, frame holds %d", b.Events, bytes.Count(lines, []byte("\n")))
+	}
+	m.buf.Write(lines)
 	m.batches++
 	return nil
 }
@@ -104,19 +110,29 @@ func (m *memSink) Close(context.Context) error {
 	return nil
 }
 
+// output wraps sink with a memory buffer of the given options.
+func output(t *testing.T, name string, sink sinks.Sink, opts buffer.Options) Output {
+	t.Helper()
+	b, err := buffer.NewMemory(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Output{Name: name, Sink: sink, Buffer: b, Counters: new(OutputCounters)}
+}
+
 func TestRunDeliversEveryEventOfAFiniteSource(t *testing.T) {
 	src := newSliceSource(5000)
 	sink := &memSink{}
+	out := output(t, "mem", sink, buffer.Options{})
 	var c Counters
-	err := Run(context.Background(), src, sink, Options{BatchBytes: 4096, Backpressure: true}, &c, nil)
-	if err != nil {
+	if err := Run(context.Background(), src, []Output{out}, Options{BatchBytes: 4096}, &c, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Count(sink.buf.String(), "\n"); got != 5000 {
 		t.Errorf("sink got %d lines, want 5000", got)
 	}
-	if c.Records.Load() != 5000 || c.EventsWritten.Load() != 5000 || c.EventsDropped.Load() != 0 {
-		t.Errorf("counters: records %d written %d dropped %d", c.Records.Load(), c.EventsWritten.Load(), c.EventsDropped.Load())
+	if c.Records.Load() != 5000 || out.Counters.Events.Load() != 5000 || out.Counters.DroppedEvents.Load() != 0 {
+		t.Errorf("counters: records %d delivered %d dropped %d", c.Records.Load(), out.Counters.Events.Load(), out.Counters.DroppedEvents.Load())
 	}
 	if sink.batches < 2 {
 		t.Errorf("want several batches of at most 4 KiB, got %d", sink.batches)
@@ -133,7 +149,7 @@ func TestRunFlushesAPartialBatchWhenTheSourceGoesIdle(t *testing.T) {
 		sink := &memSink{}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)
-		go func() { done <- Run(ctx, src, sink, Options{}, new(Counters), nil) }()
+		go func() { done <- Run(ctx, src, []Output{output(t, "mem", sink, buffer.Options{})}, Options{}, new(Counters), nil) }()
 		synctest.Wait()
 		// The source is blocked after 3 records without an idle tick: the
 		// batch waits. An idle tick would flush it; ctx's end flushes it too.
@@ -155,7 +171,7 @@ func TestRunFlushesAPartialBatchWhenTheSourceGoesIdle(t *testing.T) {
 		src := newSliceSource(4)
 		src.idleAt = 2
 		sink := &memSink{}
-		if err := Run(context.Background(), src, sink, Options{}, new(Counters), nil); err != nil {
+		if err := Run(context.Background(), src, []Output{output(t, "mem", sink, buffer.Options{})}, Options{}, new(Counters), nil); err != nil {
 			t.Fatal(err)
 		}
 		if sink.batches != 2 {
@@ -164,32 +180,43 @@ func TestRunFlushesAPartialBatchWhenTheSourceGoesIdle(t *testing.T) {
 	})
 }
 
-func TestLiveCaptureDropsAndCountsWhenTheSinkIsStuck(t *testing.T) {
+// TestAStuckSinkDoesNotStallTheOthers: one sink never accepts, with a
+// drop_newest buffer; the other gets every event, and the stuck sink's
+// losses are counted.
+func TestAStuckSinkDoesNotStallTheOthers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		src := newSliceSource(2000)
 		src.block = true
-		sink := &memSink{gate: make(chan struct{})}
-		var c Counters
+		src.idleAt = 2000 // an idle tick after the last record flushes the last batch
+		stuck := &memSink{gate: make(chan struct{})}
+		fine := &memSink{}
+		outs := []Output{
+			output(t, "stuck", stuck, buffer.Options{MaxSize: 8 << 10, WhenFull: buffer.WhenFullDropNewest}),
+			output(t, "fine", fine, buffer.Options{}),
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)
 		go func() {
-			done <- Run(ctx, src, sink, Options{BatchBytes: 1024, Queue: 2, ShutdownTimeout: 5 * time.Second}, &c, nil)
+			done <- Run(ctx, src, outs, Options{BatchBytes: 1024, ShutdownTimeout: 5 * time.Second}, new(Counters), nil)
 		}()
-		synctest.Wait() // capture read everything; the sink holds one batch, the queue two
-		if c.EventsDropped.Load() == 0 {
-			t.Fatal("no events dropped although the sink never accepted a batch")
+		synctest.Wait() // capture read everything; the fine sink took it all
+		fine.mu.Lock()
+		got := strings.Count(fine.buf.String(), "\n")
+		fine.mu.Unlock()
+		if got != 2000 {
+			t.Errorf("the healthy sink got %d events while the other was stuck, want 2000", got)
 		}
-		close(sink.gate)
+		if outs[0].Counters.DroppedEvents.Load() == 0 {
+			t.Fatal("no events dropped for the stuck sink although its buffer was full")
+		}
+		close(stuck.gate)
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		written, dropped := c.EventsWritten.Load(), c.EventsDropped.Load()
-		if written+dropped != 2000 {
-			t.Errorf("written %d + dropped %d != 2000 read: an event is unaccounted for", written, dropped)
-		}
-		if got := uint64(strings.Count(sink.buf.String(), "\n")); got != written {
-			t.Errorf("sink has %d lines, counters say %d written", got, written)
+		c := outs[0].Counters
+		if delivered, dropped := c.Events.Load(), c.DroppedEvents.Load(); delivered+dropped != 2000 {
+			t.Errorf("stuck sink: delivered %d + dropped %d != 2000: an event is unaccounted for", delivered, dropped)
 		}
 	})
 }
@@ -203,7 +230,7 @@ func TestShutdownGivesUpOnASinkThatNeverReturns(t *testing.T) {
 		done := make(chan error)
 		start := time.Now()
 		go func() {
-			done <- Run(ctx, src, sink, Options{Backpressure: true, ShutdownTimeout: 3 * time.Second}, new(Counters), nil)
+			done <- Run(ctx, src, []Output{output(t, "stuck", sink, buffer.Options{})}, Options{ShutdownTimeout: 3 * time.Second}, new(Counters), nil)
 		}()
 		synctest.Wait()
 		cancel()
@@ -224,7 +251,7 @@ func TestAClosedOutputStopsTheCaptureCleanly(t *testing.T) {
 	src := newSliceSource(100)
 	src.block = true
 	sink := &memSink{err: fmt.Errorf("write stdout: %w", sinks.ErrClosed)}
-	if err := Run(context.Background(), src, sink, Options{BatchBytes: 512, Backpressure: true}, new(Counters), nil); err != nil {
+	if err := Run(context.Background(), src, []Output{output(t, "stdout", sink, buffer.Options{})}, Options{BatchBytes: 512}, new(Counters), nil); err != nil {
 		t.Fatalf("a closed output is a clean stop, got %v", err)
 	}
 	if src.stops.Load() == 0 {
@@ -232,13 +259,54 @@ func TestAClosedOutputStopsTheCaptureCleanly(t *testing.T) {
 	}
 }
 
-func TestASinkErrorStopsTheCaptureAndIsReturned(t *testing.T) {
+// TestRetryableErrorsAreRetriedWithBackoff: a sink fails its first three
+// writes; the batch is delivered once, after backoff waits within bounds.
+func TestRetryableErrorsAreRetriedWithBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := newSliceSource(10)
+		sink := &flakySink{failures: 3}
+		out := output(t, "flaky", sink, buffer.Options{})
+		start := time.Now()
+		err := Run(context.Background(), src, []Output{out}, Options{Backoff: Backoff{Min: time.Second, Max: 4 * time.Second}}, new(Counters), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sink.writes != 4 || sink.events != 10 {
+			t.Errorf("%d writes delivering %d events, want 4 writes and 10 events", sink.writes, sink.events)
+		}
+		// Waits: [0.5,1]s + [1,2]s + [2,4]s.
+		if d := time.Since(start); d < 3500*time.Millisecond || d > 7*time.Second {
+			t.Errorf("three retries took %s, want 3.5s..7s of backoff", d)
+		}
+		if c := out.Counters; c.Retries.Load() != 3 || c.Errors.Load() != 3 {
+			t.Errorf("retries %d errors %d, want 3 and 3", c.Retries.Load(), c.Errors.Load())
+		}
+	})
+}
+
+func TestAPermanentErrorDropsTheBatchAndCountsIt(t *testing.T) {
 	src := newSliceSource(100)
-	src.block = true
-	boom := errors.New("disk on fire")
-	sink := &memSink{err: boom}
-	err := Run(context.Background(), src, sink, Options{BatchBytes: 512, Backpressure: true}, new(Counters), nil)
-	if !errors.Is(err, boom) {
-		t.Fatalf("want the sink's error, got %v", err)
+	sink := &memSink{err: fmt.Errorf("too big: %w", sinks.ErrPermanent)}
+	out := output(t, "perm", sink, buffer.Options{})
+	if err := Run(context.Background(), src, []Output{out}, Options{BatchBytes: 512}, new(Counters), nil); err != nil {
+		t.Fatal(err)
+	}
+	if c := out.Counters; c.DroppedEvents.Load() != 100 || c.DroppedBatches.Load() == 0 || c.Retries.Load() != 0 {
+		t.Errorf("dropped %d events in %d batches with %d retries; want all 100, no retries", c.DroppedEvents.Load(), c.DroppedBatches.Load(), c.Retries.Load())
 	}
 }
+
+type flakySink struct {
+	failures, writes, events int
+}
+
+func (f *flakySink) Write(_ context.Context, b sinks.Batch) error {
+	f.writes++
+	if f.writes <= f.failures {
+		return errors.New("broker unavailable")
+	}
+	f.events += b.Events
+	return nil
+}
+
+func (f *flakySink) Close(context.Context) error { return nil }

@@ -7,11 +7,19 @@ import (
 	"errors"
 )
 
-// Batch is a group of encoded events: complete NDJSON lines.
+// Batch is a group of encoded events of one kind.
 type Batch struct {
-	// Data holds Events NDJSON lines, each ending in '\n'.
-	Data   []byte
+	// Frame is an encode frame (see encode.DecodeFrame): the events' kind,
+	// and each event's key and JSON payload.
+	Frame []byte
+	// Events is the number of events in Frame.
 	Events int
+	// BufferID and RecordID identify the batch across retries and
+	// restarts: the UUID of the buffer that held it and its record id
+	// there. Sinks derive idempotency keys from them (with the event's
+	// index in the frame). Zero when the batch never went through a buffer.
+	BufferID string
+	RecordID uint64
 }
 
 // Sink is a destination of batches.

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -526,5 +528,162 @@ func TestShipOnALinkWithoutEthernetHeader(t *testing.T) {
 	}
 	if g := got[flowDir{"udp", srv, cli, "ingress"}]; g != want {
 		t.Errorf("echoes: got %+v, want %+v", g, want)
+	}
+}
+
+// namedEvent is the part of dns, tls and enriched events the names test
+// reads.
+type namedEvent struct {
+	Ayaflow struct {
+		Kind string `json:"kind"`
+	} `json:"ayaflow"`
+	Event struct {
+		Duration int64 `json:"duration"`
+	} `json:"event"`
+	Source struct {
+		IP     string `json:"ip"`
+		Port   int    `json:"port"`
+		Domain string `json:"domain"`
+	} `json:"source"`
+	Destination struct {
+		IP     string `json:"ip"`
+		Port   int    `json:"port"`
+		Domain string `json:"domain"`
+	} `json:"destination"`
+	DNS *struct {
+		Type     string `json:"type"`
+		Question struct {
+			Name string `json:"name"`
+			Type string `json:"type"`
+		} `json:"question"`
+		ResolvedIP []string `json:"resolved_ip"`
+	} `json:"dns"`
+	TLS *struct {
+		Version string `json:"version"`
+		Client  struct {
+			ServerName string   `json:"server_name"`
+			JA3        string   `json:"ja3"`
+			JA4        string   `json:"ja4"`
+			ALPN       []string `json:"next_protocols"`
+		} `json:"client"`
+	} `json:"tls"`
+}
+
+// TestShipNamesEndToEnd runs a DNS and a TLS server in the namespace,
+// resolves a name with dig over UDP and TCP, completes TLS handshakes with
+// Go's client (whose hello spans two segments) and then opens a plain TCP
+// connection to the resolved address. ship must report the DNS messages,
+// the ClientHellos, and the resolved name on the later connection.
+func TestShipNamesEndToEnd(t *testing.T) {
+	testenv.RequireRootShort(t)
+	if _, err := exec.LookPath("dig"); err != nil {
+		t.Fatalf("dig (dnsutils) is needed: %v", err)
+	}
+	bin := ayaflowBin(t)
+	lab := netlab.New(t)
+	nsV4, _ := netip.AddrFromSlice(lab.NSV4)
+	nsV6, _ := netip.AddrFromSlice(lab.NSV6)
+	const name = "www.ayaflow.test"
+	dnsSrv, err := lab.ServeDNS(map[string][]netip.Addr{name: {nsV4, nsV6}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dnsSrv.Close()
+	tlsSrv, err := lab.ServeTLS(8443)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tlsSrv.Close()
+
+	evPath := filepath.Join(t.TempDir(), "events.ndjson")
+	out, err := os.Create(evPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	ship := exec.Command(bin, "ship", "-i", lab.HostIf, "--sink", "stdout")
+	ship.Stdout = out
+	log := startProcess(t, ship, "capturing")
+
+	for _, args := range [][]string{
+		{"+tries=1", "+time=5", "@" + nsV4.String(), name, "A"},
+		{"+tries=1", "+time=5", "@" + nsV6.String(), name, "AAAA"},
+		{"+tries=1", "+time=5", "+tcp", "@" + nsV4.String(), name, "A"},
+	} {
+		if b, err := exec.Command("dig", args...).CombinedOutput(); err != nil || !strings.Contains(string(b), "status: NOERROR") {
+			t.Fatalf("dig %v: %v\n%s", args, err, b)
+		}
+	}
+	for _, ip := range []netip.Addr{nsV4, nsV6} {
+		if err := netlab.TLSHandshake(netip.AddrPortFrom(ip, 8443), name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cport, err := lab.TCPEcho(false, false, 5601, 2, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopProcess(t, ship, log)
+
+	b, err := os.ReadFile(evPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var queries, answers, hellos, toName, fromName int
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var ev namedEvent
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("bad line %q: %v", line, err)
+		}
+		switch ev.Ayaflow.Kind {
+		case "dns":
+			if ev.DNS == nil || ev.DNS.Question.Name != name {
+				t.Errorf("dns event without question %s: %s", name, line)
+				continue
+			}
+			if ev.DNS.Type == "query" {
+				queries++
+				continue
+			}
+			answers++
+			want := nsV4.String()
+			if ev.DNS.Question.Type == "AAAA" {
+				want = nsV6.String()
+			}
+			if len(ev.DNS.ResolvedIP) != 1 || ev.DNS.ResolvedIP[0] != want || ev.Event.Duration <= 0 {
+				t.Errorf("answer resolved %v with duration %d, want [%s] and a duration: %s", ev.DNS.ResolvedIP, ev.Event.Duration, want, line)
+			}
+		case "tls":
+			hellos++
+			c := ev.TLS.Client
+			if c.ServerName != name || ev.TLS.Version != "1.3" || len(c.JA3) != 32 || !strings.HasPrefix(c.JA4, "t13d") ||
+				!slices.Equal(c.ALPN, []string{"h2", "http/1.1"}) {
+				t.Errorf("tls event: %s", line)
+			}
+			// The SNI never replaces the resolved name.
+			if ev.Destination.Domain != name {
+				t.Errorf("tls event to %s without destination.domain %s: %s", ev.Destination.IP, name, line)
+			}
+		case "packet":
+			if ev.Destination.IP == nsV4.String() && ev.Destination.Port == 5601 && ev.Source.Port == cport {
+				if ev.Destination.Domain == name {
+					toName++
+				} else {
+					t.Errorf("packet to the resolved address without destination.domain: %s", line)
+				}
+			}
+			if ev.Source.IP == nsV4.String() && ev.Source.Port == 5601 && ev.Source.Domain == name {
+				fromName++
+			}
+		}
+	}
+	if queries != 3 || answers != 3 {
+		t.Errorf("%d queries and %d answers, want 3 of each", queries, answers)
+	}
+	if hellos != 2 {
+		t.Errorf("%d tls events, want 2", hellos)
+	}
+	if toName == 0 || fromName == 0 {
+		t.Errorf("%d packets to and %d from %s carried its name, want some of each", toName, fromName, name)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"io"
 	"log/slog"
 	"strconv"
@@ -10,8 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ayaflow/ayaflow/config"
-	"github.com/ayaflow/ayaflow/sinks"
-	"github.com/ayaflow/ayaflow/sinks/stdout"
+	"github.com/ayaflow/ayaflow/enrich"
 )
 
 // Flags shared by ship and replay. Each one fills a field of config.Config
@@ -33,6 +33,22 @@ func outputFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-tls", EnvVars: []string{"AYAFLOW_NO_TLS"}, Usage: "do not capture TLS ClientHello payloads"},
 		&cli.IntFlag{Name: "snap-len", Value: d.Capture.SnapLen, EnvVars: []string{"AYAFLOW_SNAP_LEN"},
 			Usage: "maximum payload bytes copied per DNS message or ClientHello segment (1-4096)"},
+		&cli.DurationFlag{Name: "dns-min-ttl", Value: d.Names.MinTTL, EnvVars: []string{"AYAFLOW_DNS_MIN_TTL"},
+			Usage: "keep each resolved name at least this long for destination.domain, whatever its DNS TTL"},
+		&cli.IntFlag{Name: "name-cache-size", Value: d.Names.CacheSize, EnvVars: []string{"AYAFLOW_NAME_CACHE_SIZE"},
+			Usage: "addresses remembered by the passive name cache"},
+		&cli.StringFlag{Name: "redact-names", EnvVars: []string{"AYAFLOW_REDACT_NAMES"}, TakesFile: true,
+			Usage: "replace every name with its HMAC-SHA256 keyed by the bytes of this `KEYFILE`"},
+		&cli.StringFlag{Name: "data-dir", EnvVars: []string{"AYAFLOW_DATA_DIR"}, TakesFile: true,
+			Usage: "directory of the sinks' disk buffers, one subdirectory per sink (ship default: " + d.Output.DataDir + "; replay default: a fresh temporary directory)"},
+		&cli.StringFlag{Name: "buffer-max-size", Value: "256MiB", EnvVars: []string{"AYAFLOW_BUFFER_MAX_SIZE"},
+			Usage: "bytes each sink's buffer may hold (KiB, MiB, GiB suffixes)"},
+		&cli.StringFlag{Name: "buffer-when-full", Value: "block", EnvVars: []string{"AYAFLOW_BUFFER_WHEN_FULL"},
+			Usage: "block (hold back capture; the kernel counts what it loses) or drop_newest (this sink loses new batches, counted)"},
+		&cli.StringFlag{Name: "buffer-sync", Value: "interval", EnvVars: []string{"AYAFLOW_BUFFER_SYNC"},
+			Usage: "disk buffers: interval (group fsync every 100ms) or always (fsync every batch)"},
+		&cli.StringSliceFlag{Name: "buffer", EnvVars: []string{"AYAFLOW_BUFFER"},
+			Usage: "buffer type per sink, SINK=memory|disk (default: disk for kafka and nats, memory for stdout and file)"},
 		&cli.StringFlag{Name: "log-level", Value: d.Log.Level, EnvVars: []string{"AYAFLOW_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
 		&cli.StringFlag{Name: "log-format", Value: d.Log.Format, EnvVars: []string{"AYAFLOW_LOG_FORMAT"}, Usage: "text or json (logs go to stderr)"},
 	}
@@ -49,6 +65,30 @@ func loadConfig(c *cli.Context) (config.Config, error) {
 	cfg.Capture.SnapLen = c.Int("snap-len")
 	cfg.Capture.DNS = !c.Bool("no-dns")
 	cfg.Capture.TLS = !c.Bool("no-tls")
+	cfg.Output.DataDir = c.String("data-dir")
+	if cfg.Output.DataDir == "" && c.Command.Name == "ship" {
+		cfg.Output.DataDir = config.Default().Output.DataDir
+	}
+	size, err := parseSize(c.String("buffer-max-size"))
+	if err != nil {
+		return cfg, fmt.Errorf("--buffer-max-size: %w", err)
+	}
+	cfg.Output.BufferMaxSize = size
+	cfg.Output.BufferWhenFull = c.String("buffer-when-full")
+	cfg.Output.BufferSync = c.String("buffer-sync")
+	for _, kv := range splitList(c.StringSlice("buffer")) {
+		sink, typ, ok := strings.Cut(kv, "=")
+		if !ok {
+			return cfg, fmt.Errorf("--buffer %q: want SINK=memory or SINK=disk", kv)
+		}
+		if cfg.Output.BufferTypes == nil {
+			cfg.Output.BufferTypes = map[string]string{}
+		}
+		cfg.Output.BufferTypes[sink] = typ
+	}
+	cfg.Names.MinTTL = c.Duration("dns-min-ttl")
+	cfg.Names.CacheSize = c.Int("name-cache-size")
+	cfg.Names.RedactKeyFile = c.String("redact-names")
 	cfg.Log.Level = c.String("log-level")
 	cfg.Log.Format = c.String("log-format")
 	if ports := splitList(c.StringSlice("dns-port")); len(ports) > 0 {
@@ -75,6 +115,27 @@ func loadConfig(c *cli.Context) (config.Config, error) {
 	return cfg, nil
 }
 
+// parseSize parses a byte size such as 4096, 64KiB, 256MiB or 1GiB (KB, MB
+// and GB are read as the binary units too).
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is not a size (examples: 4096, 64KiB, 256MiB, 1GiB)", s)
+	}
+	return n * mult, nil
+}
+
 // splitList accepts both repeated flags and comma-separated values.
 func splitList(vals []string) []string {
 	var out []string
@@ -98,17 +159,26 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// openSink builds the configured sink. Only one sink is supported until
-// per-sink buffers exist.
-func openSink(cfg config.Config, out io.Writer) (sinks.Sink, error) {
-	if len(cfg.Output.Sinks) != 1 {
-		return nil, fmt.Errorf("%d sinks given: this version ships to exactly one sink", len(cfg.Output.Sinks))
+// newEnricher builds the DNS/TLS/name stage from the configuration.
+func newEnricher(cfg config.Config) (*enrich.Enricher, error) {
+	opts := enrich.Options{NameCacheSize: cfg.Names.CacheSize, MinTTL: cfg.Names.MinTTL, DNSPorts: cfg.Capture.DNSPorts}
+	if f := cfg.Names.RedactKeyFile; f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("--redact-names: %w", err)
+		}
+		if opts.RedactKey, err = enrich.LoadRedactKey(b, f); err != nil {
+			return nil, err
+		}
 	}
-	switch cfg.Output.Sinks[0] {
-	case "stdout":
-		return stdout.New(out), nil
-	}
-	return nil, fmt.Errorf("unknown sink %q", cfg.Output.Sinks[0])
+	return enrich.New(opts), nil
+}
+
+// enrichAttrs are the enricher's counters as log attributes.
+func enrichAttrs(e *enrich.Enricher) []any {
+	s := e.Stats()
+	return []any{"dns_messages", s.DNSMessages, "dns_errors", s.DNSErrors, "tls_hellos", s.TLSHellos, "tls_errors", s.TLSErrors,
+		"names_resolved", s.Names.Resolved, "name_cache_hits", s.Names.Hits, "name_cache_misses", s.Names.Misses}
 }
 
 // reorderArgs moves a subcommand's positional arguments after its flags, so

@@ -36,14 +36,28 @@ func replayCommand(stdout, stderr io.Writer) *cli.Command {
 			if err != nil {
 				return cli.Exit(err.Error(), 2)
 			}
-			return replay(cfg, c.Args().First(), stdout, stderr)
+			return replay(c, cfg, c.Args().First(), stdout, stderr)
 		},
 	}
 }
 
-func replay(cfg config.Config, path string, stdout, stderr io.Writer) error {
+func replay(c *cli.Context, cfg config.Config, path string, stdout, stderr io.Writer) error {
 	log := newLogger(cfg.Log, stderr)
-	sink, err := openSink(cfg, stdout)
+	// A replay without --data-dir buffers in a fresh directory that goes
+	// away with it.
+	if cfg.Output.DataDir == "" {
+		dir, err := os.MkdirTemp("", "ayaflow-replay-")
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("create a temporary buffer directory: %v (set --data-dir)", err), 1)
+		}
+		defer os.RemoveAll(dir)
+		cfg.Output.DataDir = dir
+	}
+	enr, err := newEnricher(cfg)
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	outs, err := openOutputs(cfg, c, stdout, log)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
@@ -54,6 +68,9 @@ func replay(cfg config.Config, path string, stdout, stderr io.Writer) error {
 		NoTLS:    !cfg.Capture.TLS,
 	})
 	if err != nil {
+		for _, o := range outs {
+			o.Buffer.Close()
+		}
 		return cli.Exit(err.Error(), 1)
 	}
 	defer src.Close()
@@ -74,19 +91,19 @@ func replay(cfg config.Config, path string, stdout, stderr io.Writer) error {
 	}
 
 	var counters pipeline.Counters
-	runErr := pipeline.Run(ctx, src, sink, pipeline.Options{
+	runErr := pipeline.Run(ctx, src, outs, pipeline.Options{
 		BatchBytes:      cfg.Output.BatchBytes,
 		BatchWait:       cfg.Output.BatchWait,
-		Queue:           cfg.Output.QueueBatches,
-		Backpressure:    true,
 		ShutdownTimeout: cfg.Output.ShutdownTimeout,
+		Enricher:        enr,
 	}, &counters, log)
 	stopBar()
 	wg.Wait()
 
 	st := src.Stats()
-	log.Info("replayed", "file", path, "frames", st.Frames, "events_written", counters.EventsWritten.Load(),
-		"non_ip", st.NonIP, "malformed", st.Malformed)
+	attrs := append([]any{"file", path, "frames", st.Frames, "events", counters.Events.Load(),
+		"non_ip", st.NonIP, "malformed", st.Malformed}, enrichAttrs(enr)...)
+	log.Info("replayed", append(attrs, outputAttrs(outs)...)...)
 	if runErr != nil {
 		var fe *capture.FileError
 		if errors.As(runErr, &fe) {

@@ -45,12 +45,12 @@ func shipCommand(stdout, stderr io.Writer) *cli.Command {
 			if err != nil {
 				return cli.Exit(err.Error(), 2)
 			}
-			return ship(cfg, stdout, stderr)
+			return ship(c, cfg, stdout, stderr)
 		},
 	}
 }
 
-func ship(cfg config.Config, stdout, stderr io.Writer) error {
+func ship(c *cli.Context, cfg config.Config, stdout, stderr io.Writer) error {
 	log := newLogger(cfg.Log, stderr)
 
 	// Check everything a user can fix before touching the kernel.
@@ -78,12 +78,17 @@ func ship(cfg config.Config, stdout, stderr io.Writer) error {
 			strings.Join(missing, " and ")), 1)
 	}
 	mode, _ := bpf.ParseAttachMode(cfg.Capture.Attach) // validated by config
-	sink, err := openSink(cfg, stdout)
+	enr, err := newEnricher(cfg)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
 	if err := rlimit.RemoveMemlock(); err != nil {
 		log.Warn("could not raise RLIMIT_MEMLOCK; loading may fail on kernels before 5.11", "error", err)
+	}
+
+	outs, err := openOutputs(cfg, c, stdout, log)
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
 	}
 
 	// Signals are caught before anything is attached, so a SIGTERM at any
@@ -105,6 +110,9 @@ func ship(cfg config.Config, stdout, stderr io.Writer) error {
 		PollInterval: cfg.Capture.PollInterval,
 	}, log)
 	if err != nil {
+		for _, o := range outs {
+			o.Buffer.Close()
+		}
 		return cli.Exit(err.Error(), 1)
 	}
 	defer live.Close()
@@ -121,11 +129,11 @@ func ship(cfg config.Config, stdout, stderr io.Writer) error {
 	}()
 
 	var counters pipeline.Counters
-	runErr := pipeline.Run(ctx, live, sink, pipeline.Options{
+	runErr := pipeline.Run(ctx, live, outs, pipeline.Options{
 		BatchBytes:      cfg.Output.BatchBytes,
 		BatchWait:       cfg.Output.BatchWait,
-		Queue:           cfg.Output.QueueBatches,
 		ShutdownTimeout: cfg.Output.ShutdownTimeout,
+		Enricher:        enr,
 	}, &counters, log)
 	stopMon()
 	wg.Wait()
@@ -135,14 +143,14 @@ func ship(cfg config.Config, stdout, stderr io.Writer) error {
 		log.Warn("detach", "error", err)
 	}
 	attrs := []any{
-		"records", counters.Records.Load(), "events_written", counters.EventsWritten.Load(),
-		"events_dropped_queue_full", counters.EventsDropped.Load(), "bad_records", counters.BadRecords.Load(),
+		"records", counters.Records.Load(), "events", counters.Events.Load(), "bad_records", counters.BadRecords.Load(),
 	}
+	attrs = append(attrs, outputAttrs(outs)...)
 	if kerr == nil {
 		attrs = append(attrs, "kernel_packets", ks.Packets, "kernel_non_ip", ks.NonIP, "kernel_malformed", ks.Malformed,
 			"kernel_ringbuf_lost", ks.RingbufFull)
 	}
-	log.Info("stopped", attrs...)
+	log.Info("stopped", append(attrs, enrichAttrs(enr)...)...)
 	if runErr != nil {
 		return cli.Exit(runErr.Error(), 1)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"syscall"
 
+	"github.com/ayaflow/ayaflow/encode"
 	"github.com/ayaflow/ayaflow/sinks"
 )
 
@@ -17,7 +18,8 @@ import (
 // the pipeline flushes its batches when traffic goes idle, which makes the
 // output line-timely on a terminal too.
 type Sink struct {
-	w io.Writer
+	w   io.Writer
+	buf []byte
 }
 
 // New returns a sink writing to w (normally os.Stdout). The process must
@@ -28,7 +30,12 @@ func New(w io.Writer) *Sink { return &Sink{w: w} }
 // Write writes b.Data. A closed pipe returns an error wrapping
 // sinks.ErrClosed.
 func (s *Sink) Write(_ context.Context, b sinks.Batch) error {
-	if _, err := s.w.Write(b.Data); err != nil {
+	var err error
+	s.buf, err = encode.AppendFrameNDJSON(s.buf[:0], b.Frame)
+	if err != nil {
+		return fmt.Errorf("stdout: %w: %w", sinks.ErrPermanent, err)
+	}
+	if _, err := s.w.Write(s.buf); err != nil {
 		if errors.Is(err, syscall.EPIPE) {
 			return fmt.Errorf("write stdout: %w", sinks.ErrClosed)
 		}
