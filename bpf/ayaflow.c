@@ -34,15 +34,18 @@ volatile const __u8 cfg_dns = 1;                /* capture DNS snippets */
 volatile const __u8 cfg_tls = 1;                /* capture ClientHello snippets */
 volatile const __u16 cfg_dns_ports[MAX_DNS_PORTS] = {53};
 volatile const __u64 cfg_tls_window_ns = 2000000000ULL; /* how long a ClientHello's continuation is awaited */
+volatile const __u8 cfg_flow_mode = 0;          /* 1: aggregate packets into the flows map */
+volatile const __u8 cfg_dedup = 0;              /* flow mode: count a flow only on the interface that saw it first */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20);
 } events SEC(".maps");
 
-/* Per-flow state; LRU, so a full map evicts the stalest flow. */
+/* Per-flow state. A plain hash, never LRU: a full map must not evict a
+ * flow (and its counts) silently; new flows then go to the ring buffer. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct flow_key);
 	__type(value, struct flow_state);
@@ -367,6 +370,72 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	}
 
 	__u64 now = bpf_ktime_get_boot_ns();
+	__u32 dix = (r.flags & REC_F_SRC_IS_B) ? 1 : 0;
+	struct flow_state *fs = NULL;
+	int in_flow = 0;
+
+	if (cfg_flow_mode) {
+		__u64 segs = r.gso_segs > 1 ? r.gso_segs : 1;
+		__u64 wire = skb_len;
+		if (segs > 1 && r.payload_off > 0)
+			wire += (segs - 1) * r.payload_off;
+		fs = bpf_map_lookup_elem(&flows, &r.key);
+		if (!fs) {
+			struct flow_state init = {
+				.first_ns = now,
+				.last_ns = now,
+				.ifindex = r.ifindex,
+				.inner_vlan = r.inner_vlan,
+				.first_dir = dir,
+				.first_src_is_b = dix,
+			};
+			/* Constant indexes: the verifier rejects the pointer
+			 * arithmetic clang makes of a variable one. */
+			if (dix) {
+				init.bytes[1] = wire;
+				init.packets[1] = segs;
+				init.tcp_flags[1] = r.tcp_flags;
+			} else {
+				init.bytes[0] = wire;
+				init.packets[0] = segs;
+				init.tcp_flags[0] = r.tcp_flags;
+			}
+			long err = bpf_map_update_elem(&flows, &r.key, &init, BPF_NOEXIST);
+			if (err == 0) {
+				in_flow = 1;
+				fs = bpf_map_lookup_elem(&flows, &r.key);
+			} else if (err == -17 /* EEXIST: another CPU created it */) {
+				fs = bpf_map_lookup_elem(&flows, &r.key);
+			} else {
+				st->v[STAT_FLOW_FULL]++;
+				r.flags |= REC_F_OVERFLOW;
+			}
+		}
+		if (fs && !in_flow) {
+			if (cfg_dedup && fs->ifindex != r.ifindex) {
+				st->v[STAT_DEDUP]++;
+				return TC_ACT_UNSPEC;
+			}
+			if (dix) {
+				__sync_fetch_and_add(&fs->bytes[1], wire);
+				__sync_fetch_and_add(&fs->packets[1], segs);
+				if (r.tcp_flags)
+					__sync_fetch_and_or(&fs->tcp_flags[1], (__u32)r.tcp_flags);
+			} else {
+				__sync_fetch_and_add(&fs->bytes[0], wire);
+				__sync_fetch_and_add(&fs->packets[0], segs);
+				if (r.tcp_flags)
+					__sync_fetch_and_or(&fs->tcp_flags[0], (__u32)r.tcp_flags);
+			}
+			fs->last_ns = now;
+			in_flow = 1;
+		}
+		if (in_flow) {
+			r.flags |= REC_F_IN_FLOW;
+			st->v[STAT_FLOW_PACKETS]++;
+		}
+	}
+
 	__u32 snip = 0;
 	if (payload_len > 0) {
 		if (cfg_dns && (l4proto == IPPROTO_UDP || l4proto == IPPROTO_TCP) && is_dns_port(sport, dport)) {
@@ -381,23 +450,34 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 				__u32 reclen = (((__u32)h[3] << 8) | h[4]) + 5;
 				if (reclen > payload_len) {
 					/* The hello goes on in later segments. */
-					struct flow_state fs = {
-						.tls_start_ns = now,
-						.tls_next_seq = r.tcp_seq + payload_len,
-						.tls_remaining = reclen - payload_len,
-						.tls_src_is_b = (r.flags & REC_F_SRC_IS_B) ? 1 : 0,
-					};
-					if (bpf_map_update_elem(&flows, &r.key, &fs, BPF_ANY) == 0)
+					if (fs) {
+						fs->tls_start_ns = now;
+						fs->tls_next_seq = r.tcp_seq + payload_len;
+						fs->tls_remaining = reclen - payload_len;
+						fs->tls_src_is_b = dix;
 						last_hello_ns = now;
-					else
+					} else if (!cfg_flow_mode) {
+						struct flow_state init = {
+							.tls_start_ns = now,
+							.tls_next_seq = r.tcp_seq + payload_len,
+							.tls_remaining = reclen - payload_len,
+							.tls_src_is_b = dix,
+						};
+						if (bpf_map_update_elem(&flows, &r.key, &init, BPF_ANY) == 0)
+							last_hello_ns = now;
+						else
+							st->v[STAT_FLOW_UPDATE_FAIL]++;
+					} else {
 						st->v[STAT_FLOW_UPDATE_FAIL]++;
+					}
 				}
 			}
 		}
 		if (snip == 0 && cfg_tls && l4proto == IPPROTO_TCP && now - last_hello_ns < cfg_tls_window_ns) {
-			struct flow_state *fs = bpf_map_lookup_elem(&flows, &r.key);
+			if (!fs && !cfg_flow_mode)
+				fs = bpf_map_lookup_elem(&flows, &r.key);
 			if (fs && fs->tls_remaining > 0 && now - fs->tls_start_ns < cfg_tls_window_ns &&
-			    fs->tls_src_is_b == ((r.flags & REC_F_SRC_IS_B) ? 1 : 0) && fs->tls_next_seq == r.tcp_seq) {
+			    fs->tls_src_is_b == dix && fs->tls_next_seq == r.tcp_seq) {
 				__u32 take = payload_len < fs->tls_remaining ? payload_len : fs->tls_remaining;
 				r.flags |= REC_F_TLS_CONT;
 				snip = take;
@@ -414,11 +494,18 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 		}
 	}
 
+	/* In flow mode the ring buffer carries only snippets and overflow. */
+	if (in_flow && snip == 0)
+		return TC_ACT_UNSPEC;
+
 	r.ts_ns = now;
 	if (emit(skb, &r, snip, st) < 0) {
-		st->v[STAT_RINGBUF_FULL]++;
+		if (!in_flow)
+			st->v[STAT_RINGBUF_FULL]++;
 		if (snip > 0)
 			st->v[STAT_SNIP_RINGBUF_FULL]++;
+	} else if (in_flow) {
+		st->v[STAT_SNIP_RECORDS]++;
 	} else {
 		st->v[STAT_EVENTS]++;
 	}

@@ -56,14 +56,28 @@ enum rec_flag {
 	REC_F_TLS_HELLO = 1 << 4,    /* snippet starts a TLS handshake record with a ClientHello */
 	REC_F_SNIP_CUT = 1 << 5,     /* the snippet is shorter than the L4 payload */
 	REC_F_TLS_CONT = 1 << 6,     /* snippet continues the flow's pending ClientHello record */
+	REC_F_IN_FLOW = 1 << 7,      /* flow mode: the packet is counted in its flow entry; the record is for its snippet */
+	REC_F_OVERFLOW = 1 << 8,     /* flow mode: the flow map was full; userspace aggregates this packet */
 };
 
 /*
  * flow_state is the value of the per-flow map, keyed by struct flow_key:
  * all per-flow kernel state lives here, so the hot path does one lookup.
- * Today it tracks a ClientHello that spans several TCP segments.
+ * In flow mode it aggregates the flow's packets (index 0: from the key's
+ * "a" side to "b", 1: from b to a); in both modes it tracks a ClientHello
+ * that spans several TCP segments. Counters are cumulative: userspace
+ * reports deltas and deletes the entry once the flow is idle.
  */
 struct flow_state {
+	__u64 first_ns;      /* first packet (boot clock) */
+	__u64 last_ns;       /* latest packet */
+	__u64 bytes[2];      /* wire bytes per direction */
+	__u64 packets[2];    /* wire packets per direction */
+	__u32 tcp_flags[2];  /* TCP flags seen, ORed, per direction */
+	__u32 ifindex;       /* interface of the first packet */
+	__u16 inner_vlan;    /* inner VLAN id of the first packet */
+	__u8 first_dir;      /* enum direction of the first packet */
+	__u8 first_src_is_b; /* the first packet came from the "b" side */
 	__u64 tls_start_ns;  /* when the pending hello started (boot clock); 0: none */
 	__u32 tls_next_seq;  /* TCP sequence number the next continuation starts at */
 	__u32 tls_remaining; /* hello record bytes still to capture */
@@ -109,11 +123,15 @@ enum stat_index {
 	STAT_BYTES,            /* sum of skb->len */
 	STAT_NON_IP,           /* frames that are not IPv4/IPv6: counted, no event */
 	STAT_MALFORMED,        /* IP frames whose L3 header is truncated or invalid: counted, no event */
-	STAT_RINGBUF_FULL,     /* records lost because the ring buffer was full */
-	STAT_SNIP_RINGBUF_FULL,/* of those, records that carried a snippet */
+	STAT_RINGBUF_FULL,     /* packet records lost because the ring buffer was full */
+	STAT_SNIP_RINGBUF_FULL,/* records with a snippet lost because the ring buffer was full */
 	STAT_SNIP_LOAD_FAIL,   /* snippets that could not be copied (record sent without it) */
-	STAT_EVENTS,           /* records submitted */
+	STAT_EVENTS,           /* records submitted that stand for a packet (packet mode, or flow-map overflow) */
 	STAT_FLOW_UPDATE_FAIL, /* per-flow state that could not be stored */
+	STAT_FLOW_PACKETS,     /* flow mode: packets counted in a flow entry */
+	STAT_FLOW_FULL,        /* flow mode: packets whose new flow did not fit the map (sent as records) */
+	STAT_DEDUP,            /* packets skipped as already counted on another interface */
+	STAT_SNIP_RECORDS,     /* flow mode: snippet records of packets counted in a flow */
 	STAT_MAX,
 };
 

@@ -33,6 +33,15 @@ type AyaflowFlowKey struct {
 
 type AyaflowFlowState struct {
 	_            structs.HostLayout
+	FirstNs      uint64
+	LastNs       uint64
+	Bytes        [2]uint64
+	Packets      [2]uint64
+	TcpFlags     [2]uint32
+	Ifindex      uint32
+	InnerVlan    uint16
+	FirstDir     uint8
+	FirstSrcIsB  uint8
 	TlsStartNs   uint64
 	TlsNextSeq   uint32
 	TlsRemaining uint32
@@ -71,6 +80,8 @@ const (
 	AyaflowRecFlagREC_F_TLS_HELLO   AyaflowRecFlag = 16
 	AyaflowRecFlagREC_F_SNIP_CUT    AyaflowRecFlag = 32
 	AyaflowRecFlagREC_F_TLS_CONT    AyaflowRecFlag = 64
+	AyaflowRecFlagREC_F_IN_FLOW     AyaflowRecFlag = 128
+	AyaflowRecFlagREC_F_OVERFLOW    AyaflowRecFlag = 256
 )
 
 type AyaflowRecKind uint32
@@ -81,7 +92,7 @@ const (
 
 type AyaflowStatCounters struct {
 	_ structs.HostLayout
-	V [9]uint64
+	V [13]uint64
 }
 
 type AyaflowStatIndex uint32
@@ -96,7 +107,11 @@ const (
 	AyaflowStatIndexSTAT_SNIP_LOAD_FAIL    AyaflowStatIndex = 6
 	AyaflowStatIndexSTAT_EVENTS            AyaflowStatIndex = 7
 	AyaflowStatIndexSTAT_FLOW_UPDATE_FAIL  AyaflowStatIndex = 8
-	AyaflowStatIndexSTAT_MAX               AyaflowStatIndex = 9
+	AyaflowStatIndexSTAT_FLOW_PACKETS      AyaflowStatIndex = 9
+	AyaflowStatIndexSTAT_FLOW_FULL         AyaflowStatIndex = 10
+	AyaflowStatIndexSTAT_DEDUP             AyaflowStatIndex = 11
+	AyaflowStatIndexSTAT_SNIP_RECORDS      AyaflowStatIndex = 12
+	AyaflowStatIndexSTAT_MAX               AyaflowStatIndex = 13
 )
 
 // Names of all BPF objects in the ELF.
@@ -108,8 +123,10 @@ const (
 	AyaflowMapStats           = "stats"
 	AyaflowProgAyaflowEgress  = "ayaflow_egress"
 	AyaflowProgAyaflowIngress = "ayaflow_ingress"
+	AyaflowVarCfgDedup        = "cfg_dedup"
 	AyaflowVarCfgDns          = "cfg_dns"
 	AyaflowVarCfgDnsPorts     = "cfg_dns_ports"
+	AyaflowVarCfgFlowMode     = "cfg_flow_mode"
 	AyaflowVarCfgL2Raw        = "cfg_l2_raw"
 	AyaflowVarCfgSnapLen      = "cfg_snap_len"
 	AyaflowVarCfgTls          = "cfg_tls"
@@ -183,8 +200,10 @@ type AyaflowMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type AyaflowVariableSpecs struct {
+	CfgDedup        *ebpf.VariableSpec `ebpf:"cfg_dedup"`
 	CfgDns          *ebpf.VariableSpec `ebpf:"cfg_dns"`
 	CfgDnsPorts     *ebpf.VariableSpec `ebpf:"cfg_dns_ports"`
+	CfgFlowMode     *ebpf.VariableSpec `ebpf:"cfg_flow_mode"`
 	CfgL2Raw        *ebpf.VariableSpec `ebpf:"cfg_l2_raw"`
 	CfgSnapLen      *ebpf.VariableSpec `ebpf:"cfg_snap_len"`
 	CfgTls          *ebpf.VariableSpec `ebpf:"cfg_tls"`
@@ -236,8 +255,10 @@ func (m *AyaflowMaps) Close() error {
 //
 // It can be passed to LoadAyaflowObjects or ebpf.CollectionSpec.LoadAndAssign.
 type AyaflowVariables struct {
+	CfgDedup        *ebpf.Variable `ebpf:"cfg_dedup"`
 	CfgDns          *ebpf.Variable `ebpf:"cfg_dns"`
 	CfgDnsPorts     *ebpf.Variable `ebpf:"cfg_dns_ports"`
+	CfgFlowMode     *ebpf.Variable `ebpf:"cfg_flow_mode"`
 	CfgL2Raw        *ebpf.Variable `ebpf:"cfg_l2_raw"`
 	CfgSnapLen      *ebpf.Variable `ebpf:"cfg_snap_len"`
 	CfgTls          *ebpf.Variable `ebpf:"cfg_tls"`

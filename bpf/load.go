@@ -55,6 +55,17 @@ type Config struct {
 	// Default: DefaultFlowEntries.
 	FlowEntries int
 
+	// FlowMode aggregates packets into the flows map in the kernel; the
+	// ring buffer then carries only DNS/TLS snippets and the packets of
+	// flows that did not fit the map. Default: false (one record per
+	// packet).
+	FlowMode bool
+
+	// Dedup, in flow mode, counts a flow only on the interface that saw
+	// it first, for hosts where one packet crosses several observed
+	// interfaces (a veth and the uplink). Default: false.
+	Dedup bool
+
 	// TLSWindow is how long the segments that continue a ClientHello are
 	// awaited after its first one. Default: DefaultTLSWindow.
 	TLSWindow time.Duration
@@ -197,6 +208,8 @@ func (p *Program) load(raw bool) (*AyaflowPrograms, error) {
 		{AyaflowVarCfgTls, boolU8(!p.cfg.NoTLS)},
 		{AyaflowVarCfgDnsPorts, ports},
 		{AyaflowVarCfgTlsWindowNs, uint64(p.cfg.TLSWindow)},
+		{AyaflowVarCfgFlowMode, boolU8(p.cfg.FlowMode)},
+		{AyaflowVarCfgDedup, boolU8(p.cfg.Dedup)},
 	}
 	for _, v := range vars {
 		if err := spec.Variables[v.name].Set(v.val); err != nil {

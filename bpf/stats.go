@@ -4,7 +4,8 @@ import "fmt"
 
 // Stats are the kernel program's counters, summed over CPUs. Every skb the
 // program sees is counted in Packets; each one then ends up in exactly one
-// of NonIP, Malformed, RingbufFull or Events.
+// of NonIP, Malformed, Dedup, FlowPackets, RingbufFull or Events (see
+// Accounted).
 type Stats struct {
 	Packets         uint64 // skbs seen
 	Bytes           uint64 // sum of skb->len
@@ -15,6 +16,16 @@ type Stats struct {
 	SnipLoadFail    uint64 // snippets that could not be copied (record sent without it)
 	Events          uint64 // records submitted to the ring buffer
 	FlowUpdateFail  uint64 // per-flow state (a pending ClientHello) that could not be stored
+	FlowPackets     uint64 // flow mode: packets counted in a kernel flow entry
+	FlowFull        uint64 // flow mode: packets of new flows that did not fit the map (sent as records)
+	Dedup           uint64 // packets skipped as already counted on another interface
+	SnipRecords     uint64 // flow mode: snippet records of packets counted in a flow
+}
+
+// Accounted returns the packets that reached exactly one outcome; it
+// equals Packets once the counters are read at rest.
+func (s Stats) Accounted() uint64 {
+	return s.NonIP + s.Malformed + s.Dedup + s.FlowPackets + s.RingbufFull + s.Events
 }
 
 // Lost returns the records the kernel could not hand to userspace.
@@ -42,6 +53,10 @@ func (p *Program) Stats() (Stats, error) {
 		SnipLoadFail:    sum[AyaflowStatIndexSTAT_SNIP_LOAD_FAIL],
 		Events:          sum[AyaflowStatIndexSTAT_EVENTS],
 		FlowUpdateFail:  sum[AyaflowStatIndexSTAT_FLOW_UPDATE_FAIL],
+		FlowPackets:     sum[AyaflowStatIndexSTAT_FLOW_PACKETS],
+		FlowFull:        sum[AyaflowStatIndexSTAT_FLOW_FULL],
+		Dedup:           sum[AyaflowStatIndexSTAT_DEDUP],
+		SnipRecords:     sum[AyaflowStatIndexSTAT_SNIP_RECORDS],
 	}, nil
 }
 

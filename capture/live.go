@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
 
@@ -120,6 +121,17 @@ func (l *Live) Stop() error {
 		l.stopErr = errors.Join(l.attach.Close(), l.rd.Flush())
 	})
 	return l.stopErr
+}
+
+// FlowMap returns the kernel's per-flow map.
+func (l *Live) FlowMap() *ebpf.Map { return l.prog.Flows() }
+
+// BootNow returns CLOCK_BOOTTIME in nanoseconds: the clock of the kernel's
+// record and flow timestamps.
+func BootNow() uint64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
+	return uint64(ts.Nano())
 }
 
 // Stats reads the kernel program's counters.

@@ -34,6 +34,8 @@ const (
 	FlagTLSHello     = uint16(bpf.AyaflowRecFlagREC_F_TLS_HELLO)
 	FlagSnipCut      = uint16(bpf.AyaflowRecFlagREC_F_SNIP_CUT)
 	FlagTLSCont      = uint16(bpf.AyaflowRecFlagREC_F_TLS_CONT)
+	FlagInFlow       = uint16(bpf.AyaflowRecFlagREC_F_IN_FLOW)
+	FlagOverflow     = uint16(bpf.AyaflowRecFlagREC_F_OVERFLOW)
 	KindPacket       = uint8(bpf.AyaflowRecKindREC_KIND_PACKET)
 	recordHeaderSize = int(unsafe.Sizeof(bpf.AyaflowPktRecord{}))
 )

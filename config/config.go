@@ -52,6 +52,19 @@ type Capture struct {
 	DNSPorts []uint16
 	// DNS and TLS turn payload inspection on. Default: both true.
 	DNS, TLS bool
+	// Emit is flow (aggregate packets into flow events) or packet (one
+	// event per packet). Default: flow.
+	Emit string
+	// FlowIdle ends a flow after this long without packets. Default: 15s.
+	FlowIdle time.Duration
+	// FlowActive reports a long-lived flow at least this often. Default: 60s.
+	FlowActive time.Duration
+	// FlowEntries sizes the kernel flow map (and replay's flow table);
+	// new flows beyond it are counted in userspace. Default: 65536.
+	FlowEntries int
+	// Dedup counts a flow only on the first interface that saw it.
+	// Default: false.
+	Dedup bool
 }
 
 // Output configures encoding and the sinks.
@@ -112,6 +125,10 @@ func Default() Config {
 			DNSPorts:     []uint16{53},
 			DNS:          true,
 			TLS:          true,
+			Emit:         "flow",
+			FlowIdle:     15 * time.Second,
+			FlowActive:   60 * time.Second,
+			FlowEntries:  65536,
 		},
 		Names: Names{MinTTL: 300 * time.Second, CacheSize: 65536},
 		Output: Output{
@@ -161,6 +178,20 @@ func (c *Config) Validate() error {
 		if p == 0 {
 			bad(fmt.Sprintf("capture.dns_ports[%d]", i), "port 0 is not valid")
 		}
+	}
+	switch c.Capture.Emit {
+	case "flow", "packet":
+	default:
+		bad("capture.emit", "%q is not one of flow, packet", c.Capture.Emit)
+	}
+	if c.Capture.FlowIdle < time.Second {
+		bad("capture.flow_idle", "%s is below the minimum of 1s", c.Capture.FlowIdle)
+	}
+	if c.Capture.FlowActive < c.Capture.FlowIdle {
+		bad("capture.flow_active", "%s is shorter than the idle timeout %s", c.Capture.FlowActive, c.Capture.FlowIdle)
+	}
+	if c.Capture.FlowEntries < 1 || c.Capture.FlowEntries > 1<<24 {
+		bad("capture.flow_entries", "%d is out of range 1..%d", c.Capture.FlowEntries, 1<<24)
 	}
 	if c.Names.MinTTL < 0 {
 		bad("names.min_ttl", "%s must not be negative", c.Names.MinTTL)

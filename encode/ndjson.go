@@ -13,13 +13,25 @@ func AppendNDJSON(dst []byte, ev *event.Event) []byte {
 	dst = appendTimestamp(dst, ev.TimeUnixNano)
 	dst = append(dst, '"')
 	dst = appendAyaflow(dst, ev)
-	if ev.DurationNs != 0 {
+	flow := ev.Kind == event.KindFlow
+	switch {
+	case flow:
+		// A flow record always has its interval; duration 0 is a
+		// one-packet interval.
+		dst = append(dst, `,"event":{"start":"`...)
+		dst = appendTimestamp(dst, ev.StartUnixNano)
+		dst = append(dst, `","end":"`...)
+		dst = appendTimestamp(dst, ev.EndUnixNano)
+		dst = append(dst, `","duration":`...)
+		dst = strconv.AppendInt(dst, ev.DurationNs, 10)
+		dst = append(dst, '}')
+	case ev.DurationNs != 0:
 		dst = append(dst, `,"event":{"duration":`...)
 		dst = strconv.AppendInt(dst, ev.DurationNs, 10)
 		dst = append(dst, '}')
 	}
-	dst = appendEndpoint(dst, `,"source":{`, ev.SrcIP, ev.SrcPort, ev.SrcDomain)
-	dst = appendEndpoint(dst, `,"destination":{`, ev.DstIP, ev.DstPort, ev.DstDomain)
+	dst = appendEndpoint(dst, `,"source":{`, ev.SrcIP, ev.SrcPort, ev.SrcDomain, flow, ev.SrcBytes, ev.SrcPackets)
+	dst = appendEndpoint(dst, `,"destination":{`, ev.DstIP, ev.DstPort, ev.DstDomain, flow, ev.DstBytes, ev.DstPackets)
 	dst = appendNetwork(dst, ev)
 
 	// Kind-specific fields go between network and observer. New kinds add
@@ -36,7 +48,9 @@ func AppendNDJSON(dst []byte, ev *event.Event) []byte {
 			dst = appendTLS(dst, ev.TLS)
 		}
 	case event.KindFlow:
-		// Shared pieces only, for now.
+		if ev.Transport == event.ProtoTCP {
+			dst = appendTCPFlags(dst, ev.TCPFlags)
+		}
 	}
 
 	dst = appendObserver(dst, ev)
@@ -53,15 +67,18 @@ func appendAyaflow(dst []byte, ev *event.Event) []byte {
 	if ev.Fragment {
 		dst = append(dst, `,"fragment":true`...)
 	}
+	if ev.Kind == event.KindFlow && ev.Final {
+		dst = append(dst, `,"final":true`...)
+	}
 	return append(dst, '}')
 }
 
 // appendEndpoint appends a "source" or "destination" object; open is the
 // key with its leading comma and the opening brace. The object is left out
 // when it would be empty.
-func appendEndpoint(dst []byte, open string, ip netip.Addr, port uint16, domain string) []byte {
+func appendEndpoint(dst []byte, open string, ip netip.Addr, port uint16, domain string, counts bool, bytes, packets uint64) []byte {
 	valid := ip.IsValid()
-	if !valid && port == 0 && domain == "" {
+	if !valid && port == 0 && domain == "" && !counts {
 		return dst
 	}
 	dst = append(dst, open...)
@@ -80,6 +97,12 @@ func appendEndpoint(dst []byte, open string, ip netip.Addr, port uint16, domain 
 	if domain != "" {
 		dst = appendKey(dst, &more, `"domain":`)
 		dst = appendString(dst, domain) // learned from DNS answers: escape
+	}
+	if counts {
+		dst = appendKey(dst, &more, `"bytes":`)
+		dst = strconv.AppendUint(dst, bytes, 10)
+		dst = append(dst, `,"packets":`...)
+		dst = strconv.AppendUint(dst, packets, 10)
 	}
 	return append(dst, '}')
 }
@@ -154,22 +177,27 @@ func appendNetwork(dst []byte, ev *event.Event) []byte {
 var tcpFlagNames = [8]string{`"FIN"`, `"SYN"`, `"RST"`, `"PSH"`, `"ACK"`, `"URG"`, `"ECE"`, `"CWR"`}
 
 // appendPacket appends the packet-only objects: "tcp" and "icmp".
+// appendTCPFlags appends the "tcp" object with the set flags by name.
+func appendTCPFlags(dst []byte, flags uint8) []byte {
+	dst = append(dst, `,"tcp":{"flags":[`...)
+	first := true
+	for i, name := range tcpFlagNames {
+		if flags&(1<<i) == 0 {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, name...)
+	}
+	return append(dst, ']', '}')
+}
+
 func appendPacket(dst []byte, ev *event.Event) []byte {
 	switch ev.Transport {
 	case event.ProtoTCP:
-		dst = append(dst, `,"tcp":{"flags":[`...)
-		first := true
-		for i, name := range tcpFlagNames {
-			if ev.TCPFlags&(1<<i) == 0 {
-				continue
-			}
-			if !first {
-				dst = append(dst, ',')
-			}
-			first = false
-			dst = append(dst, name...)
-		}
-		dst = append(dst, ']', '}')
+		dst = appendTCPFlags(dst, ev.TCPFlags)
 	case event.ProtoICMP, event.ProtoICMPv6:
 		dst = append(dst, `,"icmp":{"type":`...)
 		dst = strconv.AppendUint(dst, uint64(ev.ICMPType), 10)

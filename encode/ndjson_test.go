@@ -341,6 +341,14 @@ var goldenCases = []struct {
 		Transport: event.ProtoTCP, Bytes: 60, Packets: 1, TCPFlags: 0x10,
 		CommunityID: event.CommunityID([]byte("1:LQU9qZlK+B5F3KDmev6m5PMibrg=")),
 	}},
+	{"the final record of a TCP flow", event.Event{
+		Kind: event.KindFlow, TimeUnixNano: t0 + 2e9, StartUnixNano: t0, EndUnixNano: t0 + 2e9, DurationNs: 2e9,
+		Interface: "eth0", Direction: event.DirEgress,
+		SrcIP: v4a, DstIP: v4b, SrcPort: 40000, DstPort: 443, Transport: event.ProtoTCP,
+		SrcBytes: 1200, SrcPackets: 10, DstBytes: 64000, DstPackets: 45, Bytes: 65200, Packets: 55,
+		TCPFlags: 0x1b, Final: true, DstDomain: "www.ayaflow.test",
+		CommunityID: event.CommunityID([]byte("1:LQU9qZlK+B5F3KDmev6m5PMibrg=")),
+	}},
 }
 
 func TestGoldenPacketEvents(t *testing.T) {
@@ -477,9 +485,13 @@ func TestEncodedLinesAreValidJSONHoldingTheEvent(t *testing.T) {
 				check("ayaflow.fragment", nil)
 			}
 
-			if ev.DurationNs != 0 {
+			switch {
+			case ev.Kind == event.KindFlow:
 				check("event.duration", float64(ev.DurationNs))
-			} else {
+				check("ayaflow.final", map[bool]any{true: true, false: nil}[ev.Final])
+			case ev.DurationNs != 0:
+				check("event.duration", float64(ev.DurationNs))
+			default:
 				check("event", nil)
 			}
 
@@ -544,7 +556,7 @@ func TestEncodedLinesAreValidJSONHoldingTheEvent(t *testing.T) {
 			}
 
 			isPacket := ev.Kind == event.KindPacket
-			if isPacket && ev.Transport == event.ProtoTCP {
+			if (isPacket || ev.Kind == event.KindFlow) && ev.Transport == event.ProtoTCP {
 				flags, ok := lookup(m, "tcp.flags")
 				arr, isArr := flags.([]any)
 				if !ok || !isArr {

@@ -30,16 +30,21 @@ type refAyaflow struct {
 	Schema   int    `json:"schema"`
 	Kind     string `json:"kind"`
 	Fragment bool   `json:"fragment,omitempty"`
+	Final    bool   `json:"final,omitempty"`
 }
 
 type refEvent struct {
-	Duration int64 `json:"duration"`
+	Start    string `json:"start,omitempty"`
+	End      string `json:"end,omitempty"`
+	Duration int64  `json:"duration"`
 }
 
 type refEndpoint struct {
-	IP     string `json:"ip,omitempty"`
-	Port   uint16 `json:"port,omitempty"`
-	Domain string `json:"domain,omitempty"`
+	IP      string  `json:"ip,omitempty"`
+	Port    uint16  `json:"port,omitempty"`
+	Domain  string  `json:"domain,omitempty"`
+	Bytes   *uint64 `json:"bytes,omitempty"`
+	Packets *uint64 `json:"packets,omitempty"`
 }
 
 type refNetwork struct {
@@ -152,19 +157,31 @@ func refBuild(ev *event.Event) *refDoc {
 			Fragment: ev.Fragment,
 		},
 	}
-	if ev.DurationNs != 0 {
+	flow := ev.Kind == event.KindFlow
+	ts := func(n int64) string { return time.Unix(0, n).UTC().Format("2006-01-02T15:04:05.000000000Z") }
+	d.Ayaflow.Final = flow && ev.Final
+	switch {
+	case flow:
+		d.Event = &refEvent{Start: ts(ev.StartUnixNano), End: ts(ev.EndUnixNano), Duration: ev.DurationNs}
+	case ev.DurationNs != 0:
 		d.Event = &refEvent{Duration: ev.DurationNs}
 	}
-	if ev.SrcIP.IsValid() || ev.SrcPort != 0 || ev.SrcDomain != "" {
+	if ev.SrcIP.IsValid() || ev.SrcPort != 0 || ev.SrcDomain != "" || flow {
 		d.Source = &refEndpoint{Port: ev.SrcPort, Domain: ev.SrcDomain}
 		if ev.SrcIP.IsValid() {
 			d.Source.IP = ev.SrcIP.WithZone("").String()
 		}
+		if flow {
+			d.Source.Bytes, d.Source.Packets = &ev.SrcBytes, &ev.SrcPackets
+		}
 	}
-	if ev.DstIP.IsValid() || ev.DstPort != 0 || ev.DstDomain != "" {
+	if ev.DstIP.IsValid() || ev.DstPort != 0 || ev.DstDomain != "" || flow {
 		d.Destination = &refEndpoint{Port: ev.DstPort, Domain: ev.DstDomain}
 		if ev.DstIP.IsValid() {
 			d.Destination.IP = ev.DstIP.WithZone("").String()
+		}
+		if flow {
+			d.Destination.Bytes, d.Destination.Packets = &ev.DstBytes, &ev.DstPackets
 		}
 	}
 
@@ -196,6 +213,14 @@ func refBuild(ev *event.Event) *refDoc {
 		n.Inner = &refInner{VLAN: refVLAN{ID: ev.InnerVLANID}}
 	}
 
+	if flow && ev.Transport == event.ProtoTCP {
+		d.TCP = &refTCP{Flags: []string{}}
+		for _, f := range refTCPFlags {
+			if ev.TCPFlags&f.bit != 0 {
+				d.TCP.Flags = append(d.TCP.Flags, f.name)
+			}
+		}
+	}
 	if ev.Kind == event.KindPacket {
 		switch ev.Transport {
 		case event.ProtoTCP:

@@ -148,6 +148,15 @@ func (e *Enricher) Enrich(rec *capture.Record, ev *event.Event, extra []event.Ev
 	return extra
 }
 
+// Annotate adds the resolved names to an event made elsewhere (a flow
+// event), and redacts them when configured.
+func (e *Enricher) Annotate(ev *event.Event) {
+	e.addDomains(ev)
+	if e.opts.RedactKey != nil {
+		e.redact(ev)
+	}
+}
+
 func (e *Enricher) isDNSPort(a, b uint16) bool {
 	for _, p := range e.opts.DNSPorts {
 		if p == a || p == b {

@@ -115,6 +115,16 @@ type Event struct {
 	// flow, shared by both directions. The zero value means none.
 	CommunityID CommunityID
 
+	// Flow events: the interval the record covers (event.start, event.end),
+	// the counters of each side since the flow's previous record
+	// (source.bytes/packets from the side that sent first), and Final on
+	// the flow's last record (ayaflow.final). Bytes and Packets are their
+	// sums; TCPFlags the flags seen both ways.
+	StartUnixNano, EndUnixNano int64
+	SrcBytes, SrcPackets       uint64
+	DstBytes, DstPackets       uint64
+	Final                      bool
+
 	// DurationNs is event.duration: for a DNS answer, the time since its
 	// query. 0 means unknown and is omitted.
 	DurationNs int64

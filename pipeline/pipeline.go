@@ -23,6 +23,7 @@ import (
 	"github.com/ayaflow/ayaflow/capture"
 	"github.com/ayaflow/ayaflow/encode"
 	"github.com/ayaflow/ayaflow/event"
+	"github.com/ayaflow/ayaflow/flow"
 	"github.com/ayaflow/ayaflow/sinks"
 )
 
@@ -61,13 +62,18 @@ type Options struct {
 	// dns and tls events from payload snippets. It runs on the capture
 	// goroutine.
 	Enricher Enricher
+	// Flows, when set, aggregates packets into flow events instead of one
+	// packet event each.
+	Flows *FlowMode
 }
 
 // Enricher adds to a record's packet event and derives further events.
 // Enrich may modify ev, must append its derived events to extra and return
-// it, and must not keep rec.Snip after it returns.
+// it, and must not keep rec.Snip after it returns. Annotate adds names to
+// an event made elsewhere (a flow event).
 type Enricher interface {
 	Enrich(rec *capture.Record, ev *event.Event, extra []event.Event) []event.Event
+	Annotate(ev *event.Event)
 }
 
 func (o Options) withDefaults() Options {
@@ -96,6 +102,7 @@ type Counters struct {
 	BadRecords atomic.Uint64 // records the source could not decode (skipped)
 	Events     atomic.Uint64 // events encoded
 	Frames     atomic.Uint64 // frames appended to the outputs' buffers
+	Flows      atomic.Uint64 // flow records emitted
 }
 
 // ErrShutdownTimeout is returned when delivery did not finish within
@@ -266,23 +273,50 @@ func captureLoop(ctx context.Context, src Source, outs []Output, opts Options, c
 		b.events, b.size = 0, 0
 		return nil
 	}
+	var flows *flowStage
+	if opts.Flows != nil {
+		flows = newFlowStage(*opts.Flows)
+	}
+	var fev event.Event
+	emitFlow := func(r *flow.Record) {
+		flowEvent(r, &fev, src)
+		if opts.Enricher != nil {
+			opts.Enricher.Annotate(&fev)
+		}
+		b.add(&fev)
+		c.Events.Add(1)
+		c.Flows.Add(1)
+	}
+	finish := func() error {
+		if flows != nil {
+			if err := flows.flush(emitFlow); err != nil {
+				return errors.Join(err, flush())
+			}
+		}
+		return flush()
+	}
 	for {
 		err := src.Next(&rec)
 		switch {
 		case err == nil:
 		case errors.Is(err, capture.ErrIdle):
+			if flows != nil && flows.due() {
+				if err := flows.tick(emitFlow); err != nil {
+					return errors.Join(err, flush())
+				}
+			}
 			if err := flush(); err != nil {
 				return err
 			}
 			continue
 		case errors.Is(err, io.EOF):
-			return flush()
+			return finish()
 		case errors.Is(err, capture.ErrShortRecord):
 			c.BadRecords.Add(1)
 			log.Debug("skip bad record", "error", err)
 			continue
 		default:
-			return errors.Join(err, flush())
+			return errors.Join(err, finish())
 		}
 		c.Records.Add(1)
 		rec.ToEvent(&ev, src, src.Interface(rec.Ifindex))
@@ -293,16 +327,25 @@ func captureLoop(ctx context.Context, src Source, outs []Output, opts Options, c
 			started = opts.Now()
 			sinceCk = 0
 		}
-		b.add(&ev)
+		n := len(extra)
+		if flows == nil || flows.count(&rec) {
+			b.add(&ev)
+			n++
+		}
 		for i := range extra {
 			b.add(&extra[i])
 		}
-		c.Events.Add(uint64(1 + len(extra)))
+		c.Events.Add(uint64(n))
 		full := b.size >= opts.BatchBytes || b.events >= opts.BatchEvents
 		if !full {
 			if sinceCk++; sinceCk >= 1024 {
 				sinceCk = 0
 				full = opts.Now().Sub(started) >= opts.BatchWait
+				if flows != nil && flows.due() {
+					if err := flows.tick(emitFlow); err != nil {
+						return errors.Join(err, flush())
+					}
+				}
 			}
 		}
 		if full {

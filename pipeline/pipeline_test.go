@@ -149,7 +149,9 @@ func TestRunFlushesAPartialBatchWhenTheSourceGoesIdle(t *testing.T) {
 		sink := &memSink{}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)
-		go func() { done <- Run(ctx, src, []Output{output(t, "mem", sink, buffer.Options{})}, Options{}, new(Counters), nil) }()
+		go func() {
+			done <- Run(ctx, src, []Output{output(t, "mem", sink, buffer.Options{})}, Options{}, new(Counters), nil)
+		}()
 		synctest.Wait()
 		// The source is blocked after 3 records without an idle tick: the
 		// batch waits. An idle tick would flush it; ctx's end flushes it too.

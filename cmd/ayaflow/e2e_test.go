@@ -67,9 +67,10 @@ type ecsEvent struct {
 	Ayaflow   struct {
 		Schema int    `json:"schema"`
 		Kind   string `json:"kind"`
+		Final  bool   `json:"final"`
 	} `json:"ayaflow"`
-	Source      endpoint `json:"source"`
-	Destination endpoint `json:"destination"`
+	Source      flowEndpoint `json:"source"`
+	Destination flowEndpoint `json:"destination"`
 	Network     struct {
 		Transport string `json:"transport"`
 		Type      string `json:"type"`
@@ -90,6 +91,16 @@ type endpoint struct {
 	IP   string `json:"ip"`
 	Port int    `json:"port"`
 }
+
+// flowEndpoint is a source or destination with a flow event's counters.
+type flowEndpoint struct {
+	IP      string `json:"ip"`
+	Port    int    `json:"port"`
+	Bytes   uint64 `json:"bytes"`
+	Packets uint64 `json:"packets"`
+}
+
+
 
 type ifaceName struct {
 	Interface struct {
@@ -303,7 +314,8 @@ func eventTotals(evs []ecsEvent, labIPs map[string]bool) map[flowDir]totals {
 		if ev.Ayaflow.Kind != "packet" || !labIPs[ev.Source.IP] || !labIPs[ev.Destination.IP] {
 			continue
 		}
-		fd := flowDir{Transport: ev.Network.Transport, Src: ev.Source, Dst: ev.Destination, Direction: ev.Network.Direction}
+		fd := flowDir{Transport: ev.Network.Transport, Src: endpoint{ev.Source.IP, ev.Source.Port},
+			Dst: endpoint{ev.Destination.IP, ev.Destination.Port}, Direction: ev.Network.Direction}
 		tot := out[fd]
 		tot.Packets += ev.Network.Packets
 		tot.Bytes += ev.Network.Bytes
@@ -328,12 +340,12 @@ func onlyLab(m map[flowDir]totals, labIPs map[string]bool) map[flowDir]totals {
 // same per-5-tuple totals as the live run.
 func TestShipEndToEnd(t *testing.T) {
 	testenv.RequireRootShort(t)
-	for _, mode := range []string{"tcx", "tc"} {
-		t.Run("attach "+mode, func(t *testing.T) { testShipEndToEnd(t, mode) })
+	for _, c := range []struct{ attach, emit string }{{"tcx", "packet"}, {"tc", "packet"}, {"tcx", "flow"}, {"tc", "flow"}} {
+		t.Run("attach "+c.attach+" emit "+c.emit, func(t *testing.T) { testShipEndToEnd(t, c.attach, c.emit) })
 	}
 }
 
-func testShipEndToEnd(t *testing.T, mode string) {
+func testShipEndToEnd(t *testing.T, mode, emit string) {
 	bin := ayaflowBin(t)
 	lab := netlab.New(t)
 	dir := t.TempDir()
@@ -352,7 +364,7 @@ func testShipEndToEnd(t *testing.T, mode string) {
 		t.Fatal(err)
 	}
 	defer out.Close()
-	ship := exec.Command(bin, "ship", "-i", lab.HostIf, "--attach", mode, "--sink", "stdout", "--log-level", "debug")
+	ship := exec.Command(bin, "ship", "-i", lab.HostIf, "--attach", mode, "--emit", emit, "--sink", "stdout", "--log-level", "debug")
 	ship.Stdout = out
 	shipLog := startProcess(t, ship, "capturing")
 	if !strings.Contains(shipLog.String(), "method="+mode) {
@@ -388,7 +400,9 @@ func testShipEndToEnd(t *testing.T, mode string) {
 		t.Fatal(err)
 	}
 	waitForFile(t, pcapPath, []byte(marker))
-	waitForFile(t, evPath, []byte(`"port":5999}`))
+	if emit == "packet" {
+		waitForFile(t, evPath, []byte(`"port":5999}`))
+	}
 	if n := attachedHooks(t, lab.HostIf); n != 2 {
 		t.Errorf("%d ayaflow hooks on %s while running, want 2 (ingress and egress)", n, lab.HostIf)
 	}
@@ -400,6 +414,10 @@ func testShipEndToEnd(t *testing.T, mode string) {
 
 	evs := readEvents(t, evPath)
 	live := eventTotals(evs, labIPs)
+	if emit == "flow" {
+		checkFlowMode(t, bin, evs, pcapPath, hostIPs, labIPs, lab.HostIf)
+		return
+	}
 
 	// 1. What the test sent: each UDP exchange is n requests and n echoes,
 	// seen from the host's side of the veth.
@@ -470,7 +488,7 @@ func testShipEndToEnd(t *testing.T, mode string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	replay := exec.Command(bin, "replay", pcapPath, "--sink", "stdout")
+	replay := exec.Command(bin, "replay", pcapPath, "--sink", "stdout", "--emit", "packet")
 	replay.Stdout = rout
 	var rerr bytes.Buffer
 	replay.Stderr = &rerr
@@ -507,7 +525,7 @@ func TestShipOnALinkWithoutEthernetHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer out.Close()
-	ship := exec.Command(bin, "ship", "-i", tun.Name, "--sink", "stdout")
+	ship := exec.Command(bin, "ship", "-i", tun.Name, "--sink", "stdout", "--emit", "packet")
 	ship.Stdout = out
 	log := startProcess(t, ship, "capturing")
 	const n = 7
@@ -528,6 +546,88 @@ func TestShipOnALinkWithoutEthernetHeader(t *testing.T) {
 	}
 	if g := got[flowDir{"udp", srv, cli, "ingress"}]; g != want {
 		t.Errorf("echoes: got %+v, want %+v", g, want)
+	}
+}
+
+// flowTotals sums flow events into per-direction totals: the source side's
+// counters for source→destination and the destination side's for the
+// reverse. Directions are left out: tcpdump cannot give them.
+func flowTotals(t *testing.T, evs []ecsEvent, labIPs map[string]bool) (map[flowDir]totals, int) {
+	t.Helper()
+	out := map[flowDir]totals{}
+	finals := 0
+	for _, ev := range evs {
+		if ev.Ayaflow.Kind != "flow" || !labIPs[ev.Source.IP] || !labIPs[ev.Destination.IP] {
+			continue
+		}
+		if ev.Ayaflow.Final {
+			finals++
+		}
+		src, dst := endpoint{ev.Source.IP, ev.Source.Port}, endpoint{ev.Destination.IP, ev.Destination.Port}
+		for _, d := range []struct {
+			k    flowDir
+			b, p uint64
+		}{{flowDir{ev.Network.Transport, src, dst, ""}, ev.Source.Bytes, ev.Source.Packets},
+			{flowDir{ev.Network.Transport, dst, src, ""}, ev.Destination.Bytes, ev.Destination.Packets}} {
+			if d.p == 0 {
+				continue
+			}
+			tot := out[d.k]
+			tot.Packets += d.p
+			tot.Bytes += d.b
+			out[d.k] = tot
+		}
+		if ev.Source.Bytes+ev.Destination.Bytes != ev.Network.Bytes || ev.Source.Packets+ev.Destination.Packets != ev.Network.Packets {
+			t.Errorf("flow event: sides do not add up to network totals: %+v", ev)
+		}
+	}
+	return out, finals
+}
+
+func withoutDirection(m map[flowDir]totals) map[flowDir]totals {
+	out := map[flowDir]totals{}
+	for k, v := range m {
+		k.Direction = ""
+		out[k] = v
+	}
+	return out
+}
+
+// checkFlowMode checks a flow-mode run: every packet tcpdump saw between
+// lab addresses is in exactly one flow event, per direction, with the
+// same bytes; every flow ended with a final record (SIGTERM flushes them);
+// and replaying the capture in flow mode gives the same totals.
+func checkFlowMode(t *testing.T, bin string, evs []ecsEvent, pcapPath string, hostIPs, labIPs map[string]bool, iface string) {
+	t.Helper()
+	live, finals := flowTotals(t, evs, labIPs)
+	oracle := withoutDirection(onlyLab(pcapTotals(t, pcapPath, hostIPs), labIPs))
+	if diff := cmp.Diff(oracle, live); diff != "" {
+		t.Errorf("per-direction totals, tcpdump (-) vs flow events (+):\n%s", diff)
+	}
+	if finals == 0 {
+		t.Error("no flow ended with ayaflow.final")
+	}
+	for _, ev := range evs {
+		if ev.Ayaflow.Kind == "packet" {
+			t.Fatalf("packet event in flow mode (the kernel map cannot be full here): %+v", ev)
+		}
+		if ev.Ayaflow.Kind == "flow" && labIPs[ev.Source.IP] {
+			if (ev.Observer.Egress == nil || ev.Observer.Egress.Interface.Name != iface) && (ev.Observer.Ingress == nil || ev.Observer.Ingress.Interface.Name != iface) {
+				t.Fatalf("flow event without observer interface %s: %+v", iface, ev)
+			}
+		}
+	}
+	out, err := exec.Command(bin, "replay", pcapPath, "--sink", "stdout", "--log-level", "error").Output()
+	if err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	rp := filepath.Join(t.TempDir(), "replay.ndjson")
+	if err := os.WriteFile(rp, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	replayed, _ := flowTotals(t, readEvents(t, rp), labIPs)
+	if diff := cmp.Diff(live, replayed); diff != "" {
+		t.Errorf("per-direction totals, live flows (-) vs replayed flows (+):\n%s", diff)
 	}
 }
 
@@ -601,7 +701,7 @@ func TestShipNamesEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer out.Close()
-	ship := exec.Command(bin, "ship", "-i", lab.HostIf, "--sink", "stdout")
+	ship := exec.Command(bin, "ship", "-i", lab.HostIf, "--sink", "stdout", "--emit", "packet")
 	ship.Stdout = out
 	log := startProcess(t, ship, "capturing")
 

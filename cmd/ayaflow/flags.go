@@ -2,9 +2,9 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 
@@ -12,6 +12,8 @@ import (
 
 	"github.com/ayaflow/ayaflow/config"
 	"github.com/ayaflow/ayaflow/enrich"
+	"github.com/ayaflow/ayaflow/flow"
+	"github.com/ayaflow/ayaflow/pipeline"
 )
 
 // Flags shared by ship and replay. Each one fills a field of config.Config
@@ -33,6 +35,16 @@ func outputFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-tls", EnvVars: []string{"AYAFLOW_NO_TLS"}, Usage: "do not capture TLS ClientHello payloads"},
 		&cli.IntFlag{Name: "snap-len", Value: d.Capture.SnapLen, EnvVars: []string{"AYAFLOW_SNAP_LEN"},
 			Usage: "maximum payload bytes copied per DNS message or ClientHello segment (1-4096)"},
+		&cli.StringFlag{Name: "emit", Value: d.Capture.Emit, EnvVars: []string{"AYAFLOW_EMIT"},
+			Usage: "flow (aggregate packets into flow events, in the kernel when live) or packet (one event per packet)"},
+		&cli.DurationFlag{Name: "flow-idle-timeout", Value: d.Capture.FlowIdle, EnvVars: []string{"AYAFLOW_FLOW_IDLE_TIMEOUT"},
+			Usage: "end a flow (final record) after this long without packets"},
+		&cli.DurationFlag{Name: "flow-active-timeout", Value: d.Capture.FlowActive, EnvVars: []string{"AYAFLOW_FLOW_ACTIVE_TIMEOUT"},
+			Usage: "report a long-lived flow at least this often"},
+		&cli.IntFlag{Name: "flow-entries", Value: d.Capture.FlowEntries, EnvVars: []string{"AYAFLOW_FLOW_ENTRIES"},
+			Usage: "flows the kernel map holds; packets of further new flows are counted in userspace"},
+		&cli.BoolFlag{Name: "dedup", EnvVars: []string{"AYAFLOW_DEDUP"},
+			Usage: "count a flow only on the first interface that sees it (a veth and the uplink, say)"},
 		&cli.DurationFlag{Name: "dns-min-ttl", Value: d.Names.MinTTL, EnvVars: []string{"AYAFLOW_DNS_MIN_TTL"},
 			Usage: "keep each resolved name at least this long for destination.domain, whatever its DNS TTL"},
 		&cli.IntFlag{Name: "name-cache-size", Value: d.Names.CacheSize, EnvVars: []string{"AYAFLOW_NAME_CACHE_SIZE"},
@@ -65,6 +77,11 @@ func loadConfig(c *cli.Context) (config.Config, error) {
 	cfg.Capture.SnapLen = c.Int("snap-len")
 	cfg.Capture.DNS = !c.Bool("no-dns")
 	cfg.Capture.TLS = !c.Bool("no-tls")
+	cfg.Capture.Emit = c.String("emit")
+	cfg.Capture.FlowIdle = c.Duration("flow-idle-timeout")
+	cfg.Capture.FlowActive = c.Duration("flow-active-timeout")
+	cfg.Capture.FlowEntries = c.Int("flow-entries")
+	cfg.Capture.Dedup = c.Bool("dedup")
 	cfg.Output.DataDir = c.String("data-dir")
 	if cfg.Output.DataDir == "" && c.Command.Name == "ship" {
 		cfg.Output.DataDir = config.Default().Output.DataDir
@@ -172,6 +189,18 @@ func newEnricher(cfg config.Config) (*enrich.Enricher, error) {
 		}
 	}
 	return enrich.New(opts), nil
+}
+
+// flowMode returns the pipeline's flow settings, or nil in packet mode.
+func flowMode(cfg config.Config) *pipeline.FlowMode {
+	if cfg.Capture.Emit != "flow" {
+		return nil
+	}
+	return &pipeline.FlowMode{Options: flow.Options{
+		Idle:     uint64(cfg.Capture.FlowIdle),
+		Active:   uint64(cfg.Capture.FlowActive),
+		MaxFlows: cfg.Capture.FlowEntries,
+	}}
 }
 
 // enrichAttrs are the enricher's counters as log attributes.

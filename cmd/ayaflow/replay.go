@@ -92,6 +92,7 @@ func replay(c *cli.Context, cfg config.Config, path string, stdout, stderr io.Wr
 
 	var counters pipeline.Counters
 	runErr := pipeline.Run(ctx, src, outs, pipeline.Options{
+		Flows:           flowMode(cfg),
 		BatchBytes:      cfg.Output.BatchBytes,
 		BatchWait:       cfg.Output.BatchWait,
 		ShutdownTimeout: cfg.Output.ShutdownTimeout,

@@ -106,6 +106,9 @@ func ship(c *cli.Context, cfg config.Config, stdout, stderr io.Writer) error {
 			DNSPorts:    cfg.Capture.DNSPorts,
 			NoDNS:       !cfg.Capture.DNS,
 			NoTLS:       !cfg.Capture.TLS,
+			FlowMode:    cfg.Capture.Emit == "flow",
+			Dedup:       cfg.Capture.Dedup,
+			FlowEntries: cfg.Capture.FlowEntries,
 		},
 		PollInterval: cfg.Capture.PollInterval,
 	}, log)
@@ -128,8 +131,13 @@ func ship(c *cli.Context, cfg config.Config, stdout, stderr io.Writer) error {
 		monitorLoss(monCtx, live, log, 10*time.Second)
 	}()
 
+	flows := flowMode(cfg)
+	if flows != nil {
+		flows.Kernel, flows.Now = live.FlowMap(), capture.BootNow
+	}
 	var counters pipeline.Counters
 	runErr := pipeline.Run(ctx, live, outs, pipeline.Options{
+		Flows:           flows,
 		BatchBytes:      cfg.Output.BatchBytes,
 		BatchWait:       cfg.Output.BatchWait,
 		ShutdownTimeout: cfg.Output.ShutdownTimeout,
@@ -148,7 +156,8 @@ func ship(c *cli.Context, cfg config.Config, stdout, stderr io.Writer) error {
 	attrs = append(attrs, outputAttrs(outs)...)
 	if kerr == nil {
 		attrs = append(attrs, "kernel_packets", ks.Packets, "kernel_non_ip", ks.NonIP, "kernel_malformed", ks.Malformed,
-			"kernel_ringbuf_lost", ks.RingbufFull)
+			"kernel_ringbuf_lost", ks.RingbufFull, "kernel_flow_packets", ks.FlowPackets, "kernel_flow_map_full", ks.FlowFull,
+			"flow_records", counters.Flows.Load())
 	}
 	log.Info("stopped", append(attrs, enrichAttrs(enr)...)...)
 	if runErr != nil {

@@ -97,16 +97,18 @@ func TestBrokerErrors(t *testing.T) {
 		bufferID   string
 		wantRetry  bool // Write returns a retryable error at least once
 		wantCause  error
-		exactNoDup bool // the injected failures store nothing: no duplicate may appear
+		exactNoDup bool // the failures store nothing and retries skip what succeeded: no duplicate may appear
 	}{
 		{name: "a few NOT_LEADER_FOR_PARTITION answers are retried within one Write",
 			code: kerr.NotLeaderForPartition.Code, partition: -1, failures: 2, exactNoDup: true},
 		{name: "REQUEST_TIMED_OUT beyond MaxAttempts is a retryable error, and the caller's retries deliver everything",
-			code: kerr.RequestTimedOut.Code, partition: -1, failures: 7, wantRetry: true, wantCause: kafkago.RequestTimedOut, exactNoDup: true},
+			code: kerr.RequestTimedOut.Code, partition: -1, failures: 7, bufferID: "buf-1", wantRetry: true, wantCause: kafkago.RequestTimedOut, exactNoDup: true},
 		{name: "dropped connections are retried within one Write",
 			partition: -1, failures: 2, exactNoDup: true},
 		{name: "connections dropped beyond MaxAttempts are a retryable error, and the caller's retries deliver everything",
-			partition: -1, failures: 5, wantRetry: true, exactNoDup: true},
+			partition: -1, failures: 5, bufferID: "buf-1", wantRetry: true, exactNoDup: true},
+		{name: "without a buffer identity, the caller's retry after a partial success duplicates what succeeded",
+			partition: -1, failures: 5, wantRetry: true},
 		{name: "one failing partition of a batch with a buffer identity: the retry sends only what failed",
 			code: kerr.NotEnoughReplicas.Code, partition: 0, failures: 6, bufferID: "buf-1", wantRetry: true, wantCause: kafkago.NotEnoughReplicas, exactNoDup: true},
 		{name: "one failing partition of a batch without a buffer identity: the retry resends the whole batch",

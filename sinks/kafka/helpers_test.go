@@ -37,7 +37,7 @@ type message struct {
 	Headers []string // "key=value"
 }
 
-// makeEvents returns n events of kind, about 400 bytes each, shaped like
+// makeEvents returns n events of kind, about 430 bytes each, shaped like
 // ayaflow's flow events. Every sixth has no Community ID; the others share
 // n/5+1 IDs, so each key repeats (ordering per key can be checked). seq
 // makes every value unique across calls with distinct tags.
@@ -52,8 +52,7 @@ func makeEvents(kind event.Kind, tag string, n int) []testEvent {
 			`{"@timestamp":"2026-01-02T03:04:05.%09dZ","ayaflow":{"kind":%q,"schema":1,"test":%q,"seq":%d},`+
 				`"event":{"kind":"event","category":["network"],"type":["connection"]},`+
 				`"network":{"transport":"tcp","community_id":%q,"direction":"egress","bytes":%d,"packets":%d},`+
-				`"source":{"ip":"10.1.%d.%d","port":%d},"destination":{"ip":"192.0.2.%d","port":443,"domain":"example.com"},`+
-				`"observer":{"hostname":"sensor-1","egress":{"interface":{"name":"eth0"}}}}`,
+				`"source":{"ip":"10.1.%d.%d","port":%d},"destination":{"ip":"192.0.2.%d","port":443,"domain":"example.com"}}`,
 			i, kind.String(), tag, i, key, 1500*i%65536, i%97, i/256%256, i%256, 1024+i%60000, i%250)}
 	}
 	return evs

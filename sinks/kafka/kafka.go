@@ -208,7 +208,7 @@ func (s *Sink) Write(ctx context.Context, b sinks.Batch) error {
 	wctx, cancel := context.WithTimeout(ctx, s.opts.WriteTimeout)
 	defer cancel()
 	if err := s.ensureTopic(wctx, topic); err != nil {
-		return s.fail(ctx, b, topic, 0, err)
+		return s.fail(ctx, b, topic, err)
 	}
 	s.bal.next()
 	err = s.writer.WriteMessages(wctx, s.msgs...)
@@ -233,7 +233,7 @@ func (s *Sink) Write(ctx context.Context, b sinks.Batch) error {
 			err = fmt.Errorf("an event of %d bytes is over the %d bytes of --kafka-batch-bytes: %w",
 				len(tooLarge.Message.Key)+len(tooLarge.Message.Value), s.opts.BatchBytes, tooLarge)
 		}
-		return s.fail(ctx, b, topic, 0, err)
+		return s.fail(ctx, b, topic, err)
 	}
 
 	// Some messages may have been acknowledged. The batch is retryable if
@@ -264,12 +264,12 @@ func (s *Sink) Write(ctx context.Context, b sinks.Batch) error {
 }
 
 // fail turns an error that concerns the whole attempt into Write's result.
-func (s *Sink) fail(ctx context.Context, b sinks.Batch, topic string, failed int, err error) error {
+func (s *Sink) fail(ctx context.Context, b sinks.Batch, topic string, err error) error {
 	if ctx.Err() != nil {
 		// The caller is giving up (shutdown): not a sink failure to report.
 		return fmt.Errorf("kafka: write to topic %s: %w", topic, err)
 	}
-	return s.failWith(b, &Error{Topic: topic, Failed: failed, Sent: len(s.msgs), Permanent: isPermanent(err), Err: err})
+	return s.failWith(b, &Error{Topic: topic, Sent: len(s.msgs), Permanent: isPermanent(err), Err: err})
 }
 
 func (s *Sink) failWith(b sinks.Batch, e *Error) error {

@@ -74,7 +74,7 @@ func TestDefaults(t *testing.T) {
 	w := s.writer
 	got := []any{s.opts.Topic, w.Compression, w.RequiredAcks, w.BatchSize, w.BatchBytes, w.BatchTimeout,
 		s.opts.WriteTimeout, w.WriteTimeout, w.MaxAttempts, w.WriteBackoffMin, w.WriteBackoffMax, s.opts.ClientID, s.opts.NoCreateTopics}
-	want := []any{"ayaflow-{kind}", kafkago.Zstd, kafkago.RequireAll, 1000, int64(1 << 20), time.Millisecond,
+	want := []any{"ayaflow-{kind}", kafkago.Zstd, kafkago.RequireAll, 250, int64(1 << 20), time.Microsecond,
 		30 * time.Second, 10 * time.Second, 3, 100 * time.Millisecond, time.Second, "ayaflow", false}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)

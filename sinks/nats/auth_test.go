@@ -169,7 +169,7 @@ func TestAuthentication(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Write: %v", err)
 			}
-			if n := ts.inMsgs() - before; n != 20 {
+			if n := ts.waitInMsgs(before, 19, 5*time.Second); n != 20 {
 				t.Errorf("server received %d messages after a successful Write of 20 events", n)
 			}
 		})
@@ -281,7 +281,7 @@ func TestTLSWithClientCertificate(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Write: %v", err)
 				}
-				if n := ts.inMsgs() - before; n != 5 {
+				if n := ts.waitInMsgs(before, 4, 5*time.Second); n != 5 {
 					t.Errorf("server received %d messages, want 5", n)
 				}
 				return

@@ -89,6 +89,21 @@ func (ts *testServer) inMsgs() int64 {
 	return v.InMsgs
 }
 
+// waitInMsgs waits up to wait for the server to count more than want
+// messages more than before (it adds a client's counts after it parsed
+// its read, a moment after the PONG of a flush), and returns what it
+// counted.
+func (ts *testServer) waitInMsgs(before, want int64, wait time.Duration) int64 {
+	deadline := time.Now().Add(wait)
+	for {
+		n := ts.inMsgs() - before
+		if n > want || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 // connect returns an administrative client connection.
 func (ts *testServer) connect(opts ...natsgo.Option) *natsgo.Conn {
 	ts.tb.Helper()

@@ -101,7 +101,7 @@ func (s *Sink) Write(ctx context.Context, b sinks.Batch) error {
 		// returned: give it bytes the caller cannot reuse.
 		frame = bytes.Clone(frame)
 	}
-	var evs []encode.FramedEvent
+	evs := make([]encode.FramedEvent, 0, min(b.Events, len(frame)))
 	kind, err := encode.DecodeFrame(frame, func(e encode.FramedEvent) error {
 		evs = append(evs, e)
 		return nil
@@ -210,9 +210,13 @@ func (s *Sink) messages(b sinks.Batch, kind event.Kind, evs []encode.FramedEvent
 // publishJetStream publishes msgs asynchronously and waits for every ack.
 func (s *Sink) publishJetStream(ctx context.Context, js jetstream.JetStream, msgs []*natsgo.Msg) error {
 	futs := make([]jetstream.PubAckFuture, len(msgs))
-	stall := jetstream.WithStallWait(s.cfg.opts.AckTimeout)
+	var popts []jetstream.PublishOpt
+	if len(msgs) > s.cfg.opts.MaxPending {
+		// The batch fills the window: wait for acks as long as for one.
+		popts = append(popts, jetstream.WithStallWait(s.cfg.opts.AckTimeout))
+	}
 	for i, m := range msgs {
-		f, err := js.PublishMsgAsync(m, stall)
+		f, err := js.PublishMsgAsync(m, popts...)
 		if err != nil {
 			return s.classify(fmt.Errorf("nats: publish event %d to %s", i, m.Subject), err)
 		}
@@ -308,6 +312,9 @@ func (s *Sink) classify(what error, err error) error {
 // configured), dialling when there is none, and waiting up to AckTimeout
 // for a lost one to come back.
 func (s *Sink) conn(ctx context.Context) (*natsgo.Conn, jetstream.JetStream, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, fmt.Errorf("nats: %w", err)
+	}
 	s.mu.Lock()
 	nc, js := s.nc, s.js
 	s.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -392,7 +393,7 @@ func TestPermanentErrors(t *testing.T) {
 				t.Errorf("the permanent error took %v, not detected before the ack timeout", d)
 			}
 			if tt.wantErr == natsgo.ErrMaxPayload {
-				if n := ts.inMsgs() - before; n != 0 {
+				if n := ts.waitInMsgs(before, 0, 200*time.Millisecond); n != 0 {
 					t.Errorf("the server received %d messages of the refused batch, want none", n)
 				}
 				if js != nil {
@@ -532,7 +533,13 @@ func TestOptionsNeverPrintSecrets(t *testing.T) {
 func TestWriteWaitsForAShortOutage(t *testing.T) {
 	ts := runServer(t, nil)
 	js := ts.createStream("AYAFLOW", time.Minute)
-	s := newSink(t, Options{URL: ts.url(), JetStream: true, AckTimeout: 5 * time.Second, ReconnectWait: 50 * time.Millisecond})
+	var logs logRecorder
+	s, err := New(Options{URL: ts.url(), JetStream: true, AckTimeout: 5 * time.Second, ReconnectWait: 50 * time.Millisecond,
+		Token: "never-logged"}, slog.New(&logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
 	b, _ := testBatch(event.KindFlow, 10, 100, "c0ffee00-0000-4000-8000-000000000001", 1)
 	if err := s.Write(testContext(t), b); err != nil {
 		t.Fatal(err)
@@ -549,12 +556,59 @@ func TestWriteWaitsForAShortOutage(t *testing.T) {
 		ts.restart(port)
 	}()
 	b2, _ := testBatch(event.KindFlow, 10, 100, "c0ffee00-0000-4000-8000-000000000001", 2)
-	err := s.Write(testContext(t), b2)
+	err = s.Write(testContext(t), b2)
 	<-restarted
 	if err != nil {
 		t.Fatalf("Write during an outage shorter than the ack timeout: %v", err)
 	}
 	if n := streamCount(t, js, "AYAFLOW"); n != 20 {
 		t.Errorf("stream holds %d messages, want 20", n)
+	}
+	want := []string{"nats connected", "nats disconnected; reconnecting", "nats reconnected"}
+	if diff := cmp.Diff(want, logs.messages()); diff != "" {
+		t.Errorf("logged state changes (-want +got):\n%s", diff)
+	}
+	if strings.Contains(logs.text, "never-logged") {
+		t.Errorf("the logs show the token: %s", logs.text)
+	}
+}
+
+// logRecorder is a slog.Handler that keeps the messages it is given.
+type logRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+	text string // every attribute
+}
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler            { return l }
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.msgs = append(l.msgs, r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		l.text += a.String() + " "
+		return true
+	})
+	return nil
+}
+
+func (l *logRecorder) messages() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.msgs...)
+}
+
+func TestJetStreamBatchLargerThanMaxPending(t *testing.T) {
+	ts := runServer(t, nil)
+	js := ts.createStream("AYAFLOW", time.Minute)
+	s := newSink(t, Options{URL: ts.url(), JetStream: true, MaxPending: 16})
+	b, payloads := testBatch(event.KindPacket, 500, 200, "d00d0000-0000-4000-8000-000000000001", 3)
+	if err := s.Write(testContext(t), b); err != nil {
+		t.Fatalf("Write of 500 events with 16 acks in flight: %v", err)
+	}
+	if diff := cmp.Diff(wantMsgs("ayaflow.packet", event.KindPacket, payloads, b.BufferID, 3), readStream(t, js, "AYAFLOW")); diff != "" {
+		t.Errorf("stream content (-want +got):\n%s", diff)
 	}
 }

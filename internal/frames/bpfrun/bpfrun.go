@@ -237,5 +237,10 @@ func sub(a, b bpf.Stats) bpf.Stats {
 		SnipRingbufFull: a.SnipRingbufFull - b.SnipRingbufFull,
 		SnipLoadFail:    a.SnipLoadFail - b.SnipLoadFail,
 		Events:          a.Events - b.Events,
+		FlowUpdateFail:  a.FlowUpdateFail - b.FlowUpdateFail,
+		FlowPackets:     a.FlowPackets - b.FlowPackets,
+		FlowFull:        a.FlowFull - b.FlowFull,
+		Dedup:           a.Dedup - b.Dedup,
+		SnipRecords:     a.SnipRecords - b.SnipRecords,
 	}
 }
