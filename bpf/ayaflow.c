@@ -35,7 +35,11 @@ volatile const __u8 cfg_tls = 1;                /* capture ClientHello snippets 
 volatile const __u16 cfg_dns_ports[MAX_DNS_PORTS] = {53};
 volatile const __u64 cfg_tls_window_ns = 2000000000ULL; /* how long a ClientHello's continuation is awaited */
 volatile const __u8 cfg_flow_mode = 0;          /* 1: aggregate packets into the flows map */
-volatile const __u8 cfg_dedup = 0;              /* flow mode: count a flow only on the interface that saw it first */
+volatile const __u8 cfg_dedup = 0;
+volatile const __u8 cfg_filter_cidr = 0;        /* keep only packets with an address in filter_cidrs */
+volatile const __u8 cfg_filter_port = 0;        /* keep only packets with a port in filter_ports */
+volatile const __u8 cfg_filter_proto = 0;       /* keep only packets whose protocol is set in filter_protos */
+volatile const __u32 cfg_sample_rate = 0;       /* keep 1 in N packets (0 or 1: all) */              /* flow mode: count a flow only on the interface that saw it first */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -50,6 +54,36 @@ struct {
 	__type(key, struct flow_key);
 	__type(value, struct flow_state);
 } flows SEC(".maps");
+
+/* Filters, filled by userspace before attaching. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct cidr_key);
+	__type(value, __u8);
+} filter_cidrs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u16);
+	__type(value, __u8);
+} filter_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u8);
+} filter_protos SEC(".maps");
+
+static __always_inline int cidr_match(__u8 family, const __u32 *addr)
+{
+	struct cidr_key k = {.prefixlen = 8 + (family == 4 ? 32 : 128), .family = family};
+	__builtin_memcpy(k.addr, addr, 16);
+	return bpf_map_lookup_elem(&filter_cidrs, &k) != NULL;
+}
 
 /* When the last multi-segment ClientHello started: while none is recent,
  * TCP segments skip the flow lookup entirely. Written racily on purpose:
@@ -84,6 +118,7 @@ const enum rec_flag *unused_rec_flag __attribute__((unused));
 const enum stat_index *unused_stat_index __attribute__((unused));
 const enum direction *unused_direction __attribute__((unused));
 const struct flow_state *unused_flow_state __attribute__((unused));
+const struct cidr_key *unused_cidr_key __attribute__((unused));
 
 #define ETH_P_8021Q_BE bpf_htons(0x8100)
 #define ETH_P_8021AD_BE bpf_htons(0x88A8)
@@ -369,6 +404,21 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 		r.flags |= REC_F_SRC_IS_B;
 	}
 
+	if (cfg_filter_proto) {
+		__u32 p = l4proto;
+		__u8 *ok = bpf_map_lookup_elem(&filter_protos, &p);
+		if (!ok || !*ok)
+			goto filtered;
+	}
+	if (cfg_filter_port && !(bpf_map_lookup_elem(&filter_ports, &sport) || bpf_map_lookup_elem(&filter_ports, &dport)))
+		goto filtered;
+	if (cfg_filter_cidr && !cidr_match(r.l3_proto, saddr) && !cidr_match(r.l3_proto, daddr))
+		goto filtered;
+	if (cfg_sample_rate > 1 && bpf_get_prandom_u32() % cfg_sample_rate != 0) {
+		st->v[STAT_SAMPLED_OUT]++;
+		return TC_ACT_UNSPEC;
+	}
+
 	__u64 now = bpf_ktime_get_boot_ns();
 	__u32 dix = (r.flags & REC_F_SRC_IS_B) ? 1 : 0;
 	struct flow_state *fs = NULL;
@@ -511,6 +561,9 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	}
 	return TC_ACT_UNSPEC;
 
+filtered:
+	st->v[STAT_FILTERED]++;
+	return TC_ACT_UNSPEC;
 non_ip:
 	st->v[STAT_NON_IP]++;
 	return TC_ACT_UNSPEC;

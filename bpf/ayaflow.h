@@ -117,6 +117,18 @@ struct pkt_record {
 	struct flow_key key;
 };
 
+/*
+ * cidr_key is the key of the CIDR filter (an LPM trie): the family byte is
+ * part of the prefix, so IPv4 and IPv6 prefixes never match each other.
+ * prefixlen counts bits from family on: 8 + the address prefix length.
+ */
+struct cidr_key {
+	__u32 prefixlen;
+	__u8 family; /* 4 or 6 */
+	__u8 addr[16];
+	__u8 _pad[3];
+};
+
 /* Indexes into struct stats. Userspace sums them over CPUs. */
 enum stat_index {
 	STAT_PACKETS = 0,      /* every skb the program saw */
@@ -132,6 +144,8 @@ enum stat_index {
 	STAT_FLOW_FULL,        /* flow mode: packets whose new flow did not fit the map (sent as records) */
 	STAT_DEDUP,            /* packets skipped as already counted on another interface */
 	STAT_SNIP_RECORDS,     /* flow mode: snippet records of packets counted in a flow */
+	STAT_FILTERED,         /* packets excluded by the CIDR, port or protocol filters */
+	STAT_SAMPLED_OUT,      /* packets skipped by 1-in-N sampling */
 	STAT_MAX,
 };
 

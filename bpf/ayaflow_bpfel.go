@@ -13,6 +13,14 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type AyaflowCidrKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	Family    uint8
+	Addr      [16]uint8
+	Pad       [3]uint8
+}
+
 type AyaflowDirection uint32
 
 const (
@@ -92,7 +100,7 @@ const (
 
 type AyaflowStatCounters struct {
 	_ structs.HostLayout
-	V [13]uint64
+	V [15]uint64
 }
 
 type AyaflowStatIndex uint32
@@ -111,7 +119,9 @@ const (
 	AyaflowStatIndexSTAT_FLOW_FULL         AyaflowStatIndex = 10
 	AyaflowStatIndexSTAT_DEDUP             AyaflowStatIndex = 11
 	AyaflowStatIndexSTAT_SNIP_RECORDS      AyaflowStatIndex = 12
-	AyaflowStatIndexSTAT_MAX               AyaflowStatIndex = 13
+	AyaflowStatIndexSTAT_FILTERED          AyaflowStatIndex = 13
+	AyaflowStatIndexSTAT_SAMPLED_OUT       AyaflowStatIndex = 14
+	AyaflowStatIndexSTAT_MAX               AyaflowStatIndex = 15
 )
 
 // Names of all BPF objects in the ELF.
@@ -119,6 +129,9 @@ const (
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	AyaflowMapEvents          = "events"
+	AyaflowMapFilterCidrs     = "filter_cidrs"
+	AyaflowMapFilterPorts     = "filter_ports"
+	AyaflowMapFilterProtos    = "filter_protos"
 	AyaflowMapFlows           = "flows"
 	AyaflowMapStats           = "stats"
 	AyaflowProgAyaflowEgress  = "ayaflow_egress"
@@ -126,13 +139,18 @@ const (
 	AyaflowVarCfgDedup        = "cfg_dedup"
 	AyaflowVarCfgDns          = "cfg_dns"
 	AyaflowVarCfgDnsPorts     = "cfg_dns_ports"
+	AyaflowVarCfgFilterCidr   = "cfg_filter_cidr"
+	AyaflowVarCfgFilterPort   = "cfg_filter_port"
+	AyaflowVarCfgFilterProto  = "cfg_filter_proto"
 	AyaflowVarCfgFlowMode     = "cfg_flow_mode"
 	AyaflowVarCfgL2Raw        = "cfg_l2_raw"
+	AyaflowVarCfgSampleRate   = "cfg_sample_rate"
 	AyaflowVarCfgSnapLen      = "cfg_snap_len"
 	AyaflowVarCfgTls          = "cfg_tls"
 	AyaflowVarCfgTlsWindowNs  = "cfg_tls_window_ns"
 	AyaflowVarCfgWakeupBytes  = "cfg_wakeup_bytes"
 	AyaflowVarLastHelloNs     = "last_hello_ns"
+	AyaflowVarUnusedCidrKey   = "unused_cidr_key"
 	AyaflowVarUnusedDirection = "unused_direction"
 	AyaflowVarUnusedFlowState = "unused_flow_state"
 	AyaflowVarUnusedPktRecord = "unused_pkt_record"
@@ -191,9 +209,12 @@ type AyaflowProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type AyaflowMapSpecs struct {
-	Events *ebpf.MapSpec `ebpf:"events"`
-	Flows  *ebpf.MapSpec `ebpf:"flows"`
-	Stats  *ebpf.MapSpec `ebpf:"stats"`
+	Events       *ebpf.MapSpec `ebpf:"events"`
+	FilterCidrs  *ebpf.MapSpec `ebpf:"filter_cidrs"`
+	FilterPorts  *ebpf.MapSpec `ebpf:"filter_ports"`
+	FilterProtos *ebpf.MapSpec `ebpf:"filter_protos"`
+	Flows        *ebpf.MapSpec `ebpf:"flows"`
+	Stats        *ebpf.MapSpec `ebpf:"stats"`
 }
 
 // AyaflowVariableSpecs contains global variables before they are loaded into the kernel.
@@ -203,13 +224,18 @@ type AyaflowVariableSpecs struct {
 	CfgDedup        *ebpf.VariableSpec `ebpf:"cfg_dedup"`
 	CfgDns          *ebpf.VariableSpec `ebpf:"cfg_dns"`
 	CfgDnsPorts     *ebpf.VariableSpec `ebpf:"cfg_dns_ports"`
+	CfgFilterCidr   *ebpf.VariableSpec `ebpf:"cfg_filter_cidr"`
+	CfgFilterPort   *ebpf.VariableSpec `ebpf:"cfg_filter_port"`
+	CfgFilterProto  *ebpf.VariableSpec `ebpf:"cfg_filter_proto"`
 	CfgFlowMode     *ebpf.VariableSpec `ebpf:"cfg_flow_mode"`
 	CfgL2Raw        *ebpf.VariableSpec `ebpf:"cfg_l2_raw"`
+	CfgSampleRate   *ebpf.VariableSpec `ebpf:"cfg_sample_rate"`
 	CfgSnapLen      *ebpf.VariableSpec `ebpf:"cfg_snap_len"`
 	CfgTls          *ebpf.VariableSpec `ebpf:"cfg_tls"`
 	CfgTlsWindowNs  *ebpf.VariableSpec `ebpf:"cfg_tls_window_ns"`
 	CfgWakeupBytes  *ebpf.VariableSpec `ebpf:"cfg_wakeup_bytes"`
 	LastHelloNs     *ebpf.VariableSpec `ebpf:"last_hello_ns"`
+	UnusedCidrKey   *ebpf.VariableSpec `ebpf:"unused_cidr_key"`
 	UnusedDirection *ebpf.VariableSpec `ebpf:"unused_direction"`
 	UnusedFlowState *ebpf.VariableSpec `ebpf:"unused_flow_state"`
 	UnusedPktRecord *ebpf.VariableSpec `ebpf:"unused_pkt_record"`
@@ -238,14 +264,20 @@ func (o *AyaflowObjects) Close() error {
 //
 // It can be passed to LoadAyaflowObjects or ebpf.CollectionSpec.LoadAndAssign.
 type AyaflowMaps struct {
-	Events *ebpf.Map `ebpf:"events"`
-	Flows  *ebpf.Map `ebpf:"flows"`
-	Stats  *ebpf.Map `ebpf:"stats"`
+	Events       *ebpf.Map `ebpf:"events"`
+	FilterCidrs  *ebpf.Map `ebpf:"filter_cidrs"`
+	FilterPorts  *ebpf.Map `ebpf:"filter_ports"`
+	FilterProtos *ebpf.Map `ebpf:"filter_protos"`
+	Flows        *ebpf.Map `ebpf:"flows"`
+	Stats        *ebpf.Map `ebpf:"stats"`
 }
 
 func (m *AyaflowMaps) Close() error {
 	return _AyaflowClose(
 		m.Events,
+		m.FilterCidrs,
+		m.FilterPorts,
+		m.FilterProtos,
 		m.Flows,
 		m.Stats,
 	)
@@ -258,13 +290,18 @@ type AyaflowVariables struct {
 	CfgDedup        *ebpf.Variable `ebpf:"cfg_dedup"`
 	CfgDns          *ebpf.Variable `ebpf:"cfg_dns"`
 	CfgDnsPorts     *ebpf.Variable `ebpf:"cfg_dns_ports"`
+	CfgFilterCidr   *ebpf.Variable `ebpf:"cfg_filter_cidr"`
+	CfgFilterPort   *ebpf.Variable `ebpf:"cfg_filter_port"`
+	CfgFilterProto  *ebpf.Variable `ebpf:"cfg_filter_proto"`
 	CfgFlowMode     *ebpf.Variable `ebpf:"cfg_flow_mode"`
 	CfgL2Raw        *ebpf.Variable `ebpf:"cfg_l2_raw"`
+	CfgSampleRate   *ebpf.Variable `ebpf:"cfg_sample_rate"`
 	CfgSnapLen      *ebpf.Variable `ebpf:"cfg_snap_len"`
 	CfgTls          *ebpf.Variable `ebpf:"cfg_tls"`
 	CfgTlsWindowNs  *ebpf.Variable `ebpf:"cfg_tls_window_ns"`
 	CfgWakeupBytes  *ebpf.Variable `ebpf:"cfg_wakeup_bytes"`
 	LastHelloNs     *ebpf.Variable `ebpf:"last_hello_ns"`
+	UnusedCidrKey   *ebpf.Variable `ebpf:"unused_cidr_key"`
 	UnusedDirection *ebpf.Variable `ebpf:"unused_direction"`
 	UnusedFlowState *ebpf.Variable `ebpf:"unused_flow_state"`
 	UnusedPktRecord *ebpf.Variable `ebpf:"unused_pkt_record"`

@@ -10,6 +10,7 @@ package bpf
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -66,6 +67,15 @@ type Config struct {
 	// interfaces (a veth and the uplink). Default: false.
 	Dedup bool
 
+	// Filter, when set, keeps only the packets it matches; the others
+	// are counted (Stats.Filtered) and produce nothing.
+	Filter Filter
+
+	// SampleRate keeps 1 packet in SampleRate, at random, and counts the
+	// rest (Stats.SampledOut). 0 or 1: every packet. Events carry the rate
+	// so totals can be scaled back.
+	SampleRate uint32
+
 	// TLSWindow is how long the segments that continue a ClientHello are
 	// awaited after its first one. Default: DefaultTLSWindow.
 	TLSWindow time.Duration
@@ -117,6 +127,16 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
+// Filter selects packets in the kernel. Each non-empty list must match:
+// a packet is kept when its source or destination address is in one of
+// CIDRs, its source or destination port is in Ports, and its protocol is
+// in Protocols.
+type Filter struct {
+	CIDRs     []netip.Prefix
+	Ports     []uint16
+	Protocols []uint8
+}
+
 // Program is the loaded classifier and its maps. Close releases them; it
 // does not detach links (see Attachment).
 //
@@ -126,6 +146,8 @@ type Program struct {
 	events *ebpf.Map
 	stats  *ebpf.Map
 	flows  *ebpf.Map
+
+	filterCIDRs, filterPorts, filterProtos *ebpf.Map
 
 	mu    sync.Mutex
 	progs [2]*AyaflowPrograms // [0] Ethernet, [1] raw L3; loaded on demand
@@ -161,6 +183,10 @@ func Load(cfg Config) (*Program, error) {
 		return nil, fmt.Errorf("create flow map: %w", err)
 	}
 	p := &Program{cfg: cfg, events: events, stats: stats, flows: flows}
+	if err := p.createFilters(spec); err != nil {
+		p.Close()
+		return nil, err
+	}
 	if _, _, err := p.Programs(false); err != nil {
 		p.Close()
 		return nil, err
@@ -209,6 +235,10 @@ func (p *Program) load(raw bool) (*AyaflowPrograms, error) {
 		{AyaflowVarCfgDnsPorts, ports},
 		{AyaflowVarCfgTlsWindowNs, uint64(p.cfg.TLSWindow)},
 		{AyaflowVarCfgFlowMode, boolU8(p.cfg.FlowMode)},
+		{AyaflowVarCfgFilterCidr, boolU8(len(p.cfg.Filter.CIDRs) > 0)},
+		{AyaflowVarCfgFilterPort, boolU8(len(p.cfg.Filter.Ports) > 0)},
+		{AyaflowVarCfgFilterProto, boolU8(len(p.cfg.Filter.Protocols) > 0)},
+		{AyaflowVarCfgSampleRate, p.cfg.SampleRate},
 		{AyaflowVarCfgDedup, boolU8(p.cfg.Dedup)},
 	}
 	for _, v := range vars {
@@ -219,9 +249,12 @@ func (p *Program) load(raw bool) (*AyaflowPrograms, error) {
 	var progs AyaflowPrograms
 	err = spec.LoadAndAssign(&progs, &ebpf.CollectionOptions{
 		MapReplacements: map[string]*ebpf.Map{
-			AyaflowMapEvents: p.events,
-			AyaflowMapStats:  p.stats,
-			AyaflowMapFlows:  p.flows,
+			AyaflowMapEvents:       p.events,
+			AyaflowMapStats:        p.stats,
+			AyaflowMapFlows:        p.flows,
+			AyaflowMapFilterCidrs:  p.filterCIDRs,
+			AyaflowMapFilterPorts:  p.filterPorts,
+			AyaflowMapFilterProtos: p.filterProtos,
 		},
 	})
 	if err != nil {
@@ -254,7 +287,58 @@ func (p *Program) Close() error {
 		}
 	}
 	errs = append(errs, p.events.Close(), p.stats.Close(), p.flows.Close())
+	for _, m := range []*ebpf.Map{p.filterCIDRs, p.filterPorts, p.filterProtos} {
+		if m != nil {
+			errs = append(errs, m.Close())
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// createFilters creates the filter maps and fills them from the config.
+func (p *Program) createFilters(spec *ebpf.CollectionSpec) error {
+	f := p.cfg.Filter
+	if len(f.CIDRs) > 1024 || len(f.Ports) > 1024 {
+		return fmt.Errorf("bpf config: at most 1024 CIDRs and 1024 ports can be filtered")
+	}
+	var err error
+	if p.filterCIDRs, err = ebpf.NewMap(spec.Maps[AyaflowMapFilterCidrs]); err != nil {
+		return fmt.Errorf("create CIDR filter map: %w", err)
+	}
+	if p.filterPorts, err = ebpf.NewMap(spec.Maps[AyaflowMapFilterPorts]); err != nil {
+		return fmt.Errorf("create port filter map: %w", err)
+	}
+	if p.filterProtos, err = ebpf.NewMap(spec.Maps[AyaflowMapFilterProtos]); err != nil {
+		return fmt.Errorf("create protocol filter map: %w", err)
+	}
+	one := uint8(1)
+	for _, pfx := range f.CIDRs {
+		pfx = pfx.Masked()
+		k := AyaflowCidrKey{Family: 6}
+		bits := pfx.Bits()
+		if pfx.Addr().Is4() {
+			k.Family = 4
+			a := pfx.Addr().As4()
+			copy(k.Addr[:], a[:])
+		} else {
+			k.Addr = pfx.Addr().As16()
+		}
+		k.Prefixlen = uint32(8 + bits)
+		if err := p.filterCIDRs.Put(&k, &one); err != nil {
+			return fmt.Errorf("add CIDR %s to the filter: %w", pfx, err)
+		}
+	}
+	for _, port := range f.Ports {
+		if err := p.filterPorts.Put(&port, &one); err != nil {
+			return fmt.Errorf("add port %d to the filter: %w", port, err)
+		}
+	}
+	for _, proto := range f.Protocols {
+		if err := p.filterProtos.Put(uint32(proto), &one); err != nil {
+			return fmt.Errorf("add protocol %d to the filter: %w", proto, err)
+		}
+	}
+	return nil
 }
 
 func boolU8(b bool) uint8 {

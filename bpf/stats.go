@@ -4,7 +4,8 @@ import "fmt"
 
 // Stats are the kernel program's counters, summed over CPUs. Every skb the
 // program sees is counted in Packets; each one then ends up in exactly one
-// of NonIP, Malformed, Dedup, FlowPackets, RingbufFull or Events (see
+// of NonIP, Malformed, Filtered, SampledOut, Dedup, FlowPackets,
+// RingbufFull or Events (see
 // Accounted).
 type Stats struct {
 	Packets         uint64 // skbs seen
@@ -20,12 +21,14 @@ type Stats struct {
 	FlowFull        uint64 // flow mode: packets of new flows that did not fit the map (sent as records)
 	Dedup           uint64 // packets skipped as already counted on another interface
 	SnipRecords     uint64 // flow mode: snippet records of packets counted in a flow
+	Filtered        uint64 // packets excluded by the filters
+	SampledOut      uint64 // packets skipped by sampling
 }
 
 // Accounted returns the packets that reached exactly one outcome; it
 // equals Packets once the counters are read at rest.
 func (s Stats) Accounted() uint64 {
-	return s.NonIP + s.Malformed + s.Dedup + s.FlowPackets + s.RingbufFull + s.Events
+	return s.NonIP + s.Malformed + s.Filtered + s.SampledOut + s.Dedup + s.FlowPackets + s.RingbufFull + s.Events
 }
 
 // Lost returns the records the kernel could not hand to userspace.
@@ -57,6 +60,8 @@ func (p *Program) Stats() (Stats, error) {
 		FlowFull:        sum[AyaflowStatIndexSTAT_FLOW_FULL],
 		Dedup:           sum[AyaflowStatIndexSTAT_DEDUP],
 		SnipRecords:     sum[AyaflowStatIndexSTAT_SNIP_RECORDS],
+		Filtered:        sum[AyaflowStatIndexSTAT_FILTERED],
+		SampledOut:      sum[AyaflowStatIndexSTAT_SAMPLED_OUT],
 	}, nil
 }
 

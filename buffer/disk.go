@@ -51,9 +51,10 @@ type Disk struct {
 	failErr   error
 	st        Stats
 
-	kick chan struct{}
-	quit chan struct{}
-	done chan struct{}
+	kickData chan struct{} // SyncBytes reached: fsync now
+	kickFree chan struct{} // an ack passed a segment's end, or an append waits for room: write the cursor and free segments now
+	quit     chan struct{}
+	done     chan struct{}
 
 	rmu sync.Mutex
 	rd  struct {
@@ -87,15 +88,16 @@ func openFS(fsys fsx.FS, dir string, opts Options, log *slog.Logger) (*Disk, err
 		return nil, fmt.Errorf("create buffer directory: %w", err)
 	}
 	b := &Disk{
-		fs:      fsys,
-		dir:     dir,
-		opts:    opts,
-		log:     discard(log).With("buffer", dir),
-		wsem:    make(chan struct{}, 1),
-		changed: make(chan struct{}),
-		kick:    make(chan struct{}, 1),
-		quit:    make(chan struct{}),
-		done:    make(chan struct{}),
+		fs:       fsys,
+		dir:      dir,
+		opts:     opts,
+		log:      discard(log).With("buffer", dir),
+		wsem:     make(chan struct{}, 1),
+		changed:  make(chan struct{}),
+		kickData: make(chan struct{}, 1),
+		kickFree: make(chan struct{}, 1),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	if err := b.recover(); err != nil {
 		return nil, fmt.Errorf("open buffer %s: %w", dir, err)
@@ -189,7 +191,7 @@ func (b *Disk) append(ctx context.Context, rec []byte) (uint64, error) {
 			}
 			return 0, fmt.Errorf("%w: %d of %d bytes used", ErrFull, b.Stats().Bytes, b.opts.MaxSize)
 		}
-		b.kickSync() // free acknowledged segments now
+		kick(b.kickFree) // free acknowledged segments now
 		var retry *time.Timer
 		var retryC <-chan time.Time
 		if err != nil {
@@ -246,10 +248,10 @@ func (b *Disk) writeFrame(rec []byte) (uint64, error) {
 	b.lastID, b.nextID = id, id+1
 	b.st.Appended++
 	b.st.AppendedBytes += uint64(len(rec))
-	kick := b.unsynced >= b.opts.SyncBytes
+	full := b.unsynced >= b.opts.SyncBytes
 	b.mu.Unlock()
-	if kick {
-		b.kickSync()
+	if full {
+		kick(b.kickData)
 	}
 	return id, nil
 }
@@ -326,9 +328,9 @@ func (b *Disk) notifyLocked() {
 	b.changed = make(chan struct{})
 }
 
-func (b *Disk) kickSync() {
+func kick(ch chan struct{}) {
 	select {
-	case b.kick <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
@@ -342,10 +344,18 @@ func (b *Disk) syncLoop() {
 		case <-b.quit:
 			return
 		case <-t.C:
-		case <-b.kick:
-		}
-		if err := b.syncData(); err == nil {
-			_ = b.syncCursor()
+			if err := b.syncData(); err == nil {
+				_ = b.syncCursor()
+			}
+		case <-b.kickData:
+			_ = b.syncData()
+		case <-b.kickFree:
+			b.mu.Lock()
+			failed := b.failErr != nil
+			b.mu.Unlock()
+			if !failed {
+				_ = b.syncCursor()
+			}
 		}
 	}
 }
@@ -488,7 +498,7 @@ func (b *Disk) Ack(id uint64) error {
 	b.st.Acked += id - b.acked
 	b.acked = id
 	if len(b.segs) > 1 && id >= b.segs[1].first-1 {
-		b.kickSync() // a segment can go
+		kick(b.kickFree) // a segment can go
 	}
 	return nil
 }

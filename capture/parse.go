@@ -3,6 +3,9 @@ package capture
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/ayaflow/ayaflow/bpf"
@@ -38,6 +41,9 @@ type ParseConfig struct {
 	FlowEntries int
 	// TLSWindow mirrors bpf.Config.TLSWindow. Default bpf.DefaultTLSWindow.
 	TLSWindow time.Duration
+	// Filter and SampleRate mirror bpf.Config's.
+	Filter     bpf.Filter
+	SampleRate uint32
 }
 
 // Verdict says what the parser made of a frame, mirroring the kernel's
@@ -46,9 +52,11 @@ type ParseConfig struct {
 type Verdict uint8
 
 const (
-	VerdictEvent     Verdict = iota // a Record was produced
-	VerdictNonIP                    // not IPv4/IPv6 (or the L2 header is cut): no record
-	VerdictMalformed                // IP frame with a truncated or invalid L3 header: no record
+	VerdictEvent      Verdict = iota // a Record was produced
+	VerdictNonIP                     // not IPv4/IPv6 (or the L2 header is cut): no record
+	VerdictMalformed                 // IP frame with a truncated or invalid L3 header: no record
+	VerdictFiltered                  // excluded by the filters (the kernel's STAT_FILTERED)
+	VerdictSampledOut                // skipped by sampling (STAT_SAMPLED_OUT)
 )
 
 // String returns "event", "non-ip" or "malformed".
@@ -60,6 +68,10 @@ func (v Verdict) String() string {
 		return "non-ip"
 	case VerdictMalformed:
 		return "malformed"
+	case VerdictFiltered:
+		return "filtered"
+	case VerdictSampledOut:
+		return "sampled-out"
 	}
 	return fmt.Sprintf("verdict(%d)", uint8(v))
 }
@@ -72,6 +84,10 @@ type Parser struct {
 
 	// flows mirrors the kernel's per-flow map: ClientHellos awaiting
 	// their continuation segments. lastHello mirrors last_hello_ns.
+	filter     bpf.Filter
+	sampleRate uint32
+	rng        *rand.Rand
+
 	flows     map[bpf.AyaflowFlowKey]bpf.AyaflowFlowState
 	tlsWindow uint64
 	maxFlows  int
@@ -85,6 +101,11 @@ func NewParser(cfg ParseConfig) *Parser {
 	p := &Parser{dns: !cfg.NoDNS, tls: !cfg.NoTLS, flows: map[bpf.AyaflowFlowKey]bpf.AyaflowFlowState{}, maxFlows: cfg.FlowEntries}
 	if p.maxFlows <= 0 {
 		p.maxFlows = bpf.DefaultFlowEntries
+	}
+	p.filter, p.sampleRate = cfg.Filter, cfg.SampleRate
+	p.rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	for i, pfx := range p.filter.CIDRs {
+		p.filter.CIDRs[i] = pfx.Masked()
 	}
 	p.tlsWindow = uint64(cfg.TLSWindow)
 	if cfg.TLSWindow <= 0 {
@@ -412,6 +433,13 @@ func (p *Parser) parse(s *kpSKB, mode int, ethProto uint16, dir uint8, ifindex u
 		r.Flags |= FlagSrcIsB
 	}
 
+	if !p.keep(l4proto, sport, dport, r.Key.Family, saddr, daddr) {
+		return VerdictFiltered
+	}
+	if p.sampleRate > 1 && p.rng.Uint32N(p.sampleRate) != 0 {
+		return VerdictSampledOut
+	}
+
 	now := r.TsNs
 	var snip uint32
 	if payloadLen > 0 {
@@ -460,6 +488,33 @@ func (p *Parser) parse(s *kpSKB, mode int, ethProto uint16, dir uint8, ifindex u
 		}
 	}
 	return VerdictEvent
+}
+
+// keep mirrors the kernel's filters.
+func (p *Parser) keep(proto uint8, sport, dport uint16, family uint8, saddr, daddr [16]byte) bool {
+	f := &p.filter
+	if len(f.Protocols) > 0 && !slices.Contains(f.Protocols, proto) {
+		return false
+	}
+	if len(f.Ports) > 0 && !slices.Contains(f.Ports, sport) && !slices.Contains(f.Ports, dport) {
+		return false
+	}
+	if len(f.CIDRs) > 0 {
+		addr := func(a [16]byte) netip.Addr {
+			if family == 4 {
+				return netip.AddrFrom4([4]byte(a[:4]))
+			}
+			return netip.AddrFrom16(a)
+		}
+		s, d := addr(saddr), addr(daddr)
+		for _, pfx := range f.CIDRs {
+			if pfx.Contains(s) || pfx.Contains(d) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
 }
 
 // storeHello records a pending multi-segment ClientHello. When the table is

@@ -9,9 +9,11 @@ import (
 
 // ReplayStats counts what a replay skipped, mirroring the kernel's counters.
 type ReplayStats struct {
-	Frames    uint64 // frames read from the file
-	NonIP     uint64 // frames that are not IPv4/IPv6: no event
-	Malformed uint64 // IP frames with a truncated or invalid L3 header: no event
+	Frames     uint64 // frames read from the file
+	NonIP      uint64 // frames that are not IPv4/IPv6: no event
+	Malformed  uint64 // IP frames with a truncated or invalid L3 header: no event
+	Filtered   uint64 // excluded by the filters
+	SampledOut uint64 // skipped by sampling
 }
 
 // Replay reads packet records from a capture file through the Go mirror of
@@ -24,8 +26,8 @@ type Replay struct {
 	names   map[uint32]string
 	stopped atomic.Bool
 
-	frames, nonIP, malformed atomic.Uint64
-	bytesRead, totalBytes    atomic.Int64
+	frames, nonIP, malformed, filtered, sampledOut atomic.Uint64
+	bytesRead, totalBytes                          atomic.Int64
 }
 
 // OpenReplay opens a pcap or pcapng file for replay.
@@ -79,6 +81,10 @@ func (r *Replay) Next(rec *Record) error {
 			r.nonIP.Add(1)
 		case VerdictMalformed:
 			r.malformed.Add(1)
+		case VerdictFiltered:
+			r.filtered.Add(1)
+		case VerdictSampledOut:
+			r.sampledOut.Add(1)
 		default:
 			return errors.New("replay: parser returned an unknown verdict")
 		}
@@ -100,7 +106,8 @@ func (r *Replay) Progress() (read, total int64) { return r.bytesRead.Load(), r.t
 
 // Stats returns the replay's counters.
 func (r *Replay) Stats() ReplayStats {
-	return ReplayStats{Frames: r.frames.Load(), NonIP: r.nonIP.Load(), Malformed: r.malformed.Load()}
+	return ReplayStats{Frames: r.frames.Load(), NonIP: r.nonIP.Load(), Malformed: r.malformed.Load(),
+		Filtered: r.filtered.Load(), SampledOut: r.sampledOut.Load()}
 }
 
 // Close closes the file.

@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 )
 
@@ -65,6 +66,13 @@ type Capture struct {
 	// Dedup counts a flow only on the first interface that saw it.
 	// Default: false.
 	Dedup bool
+	// FilterCIDRs, FilterPorts and FilterProtocols keep only the packets
+	// they match (each non-empty list must match). Default: none.
+	FilterCIDRs     []netip.Prefix
+	FilterPorts     []uint16
+	FilterProtocols []uint8
+	// SampleRate keeps 1 packet in N, at random. Default: 0 (all).
+	SampleRate uint32
 }
 
 // Output configures encoding and the sinks.
@@ -146,7 +154,7 @@ func Default() Config {
 }
 
 // KnownSinks lists the sink names Validate accepts.
-var KnownSinks = []string{"stdout"}
+var KnownSinks = []string{"stdout", "file", "kafka", "nats"}
 
 // Validate reports every problem at once, each naming its field.
 func (c *Config) Validate() error {

@@ -70,6 +70,10 @@ func appendAyaflow(dst []byte, ev *event.Event) []byte {
 	if ev.Kind == event.KindFlow && ev.Final {
 		dst = append(dst, `,"final":true`...)
 	}
+	if ev.SampleRate > 1 {
+		dst = append(dst, `,"sample_rate":`...)
+		dst = strconv.AppendUint(dst, uint64(ev.SampleRate), 10)
+	}
 	return append(dst, '}')
 }
 

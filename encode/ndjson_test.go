@@ -349,6 +349,10 @@ var goldenCases = []struct {
 		TCPFlags: 0x1b, Final: true, DstDomain: "www.ayaflow.test",
 		CommunityID: event.CommunityID([]byte("1:LQU9qZlK+B5F3KDmev6m5PMibrg=")),
 	}},
+	{"a sampled UDP packet carries its sample rate", event.Event{
+		Kind: event.KindPacket, TimeUnixNano: t0, Interface: "eth0", Direction: event.DirIngress,
+		SrcIP: v4a, DstIP: v4b, SrcPort: 5000, DstPort: 6000, Transport: event.ProtoUDP, Bytes: 100, Packets: 1, SampleRate: 100,
+	}},
 }
 
 func TestGoldenPacketEvents(t *testing.T) {
@@ -833,6 +837,9 @@ func randomEvent(r *rand.Rand) event.Event {
 	}
 	if r.IntN(2) == 0 {
 		ev.CommunityID = CommunityID(&ev)
+	}
+	if r.IntN(4) == 0 {
+		ev.SampleRate = r.Uint32N(1000)
 	}
 	return ev
 }

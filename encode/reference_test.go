@@ -31,6 +31,7 @@ type refAyaflow struct {
 	Kind     string `json:"kind"`
 	Fragment bool   `json:"fragment,omitempty"`
 	Final    bool   `json:"final,omitempty"`
+	Sample   uint32 `json:"sample_rate,omitempty"`
 }
 
 type refEvent struct {
@@ -160,6 +161,9 @@ func refBuild(ev *event.Event) *refDoc {
 	flow := ev.Kind == event.KindFlow
 	ts := func(n int64) string { return time.Unix(0, n).UTC().Format("2006-01-02T15:04:05.000000000Z") }
 	d.Ayaflow.Final = flow && ev.Final
+	if ev.SampleRate > 1 {
+		d.Ayaflow.Sample = ev.SampleRate
+	}
 	switch {
 	case flow:
 		d.Event = &refEvent{Start: ts(ev.StartUnixNano), End: ts(ev.EndUnixNano), Duration: ev.DurationNs}

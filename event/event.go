@@ -106,6 +106,10 @@ type Event struct {
 	// Fragment is true for IPv4 and IPv6 fragments.
 	Fragment bool
 
+	// SampleRate is N when 1 packet in N was kept (ayaflow.sample_rate):
+	// multiply counts by it to estimate totals. 0 or 1: no sampling.
+	SampleRate uint32
+
 	// SrcDomain and DstDomain are the names the observed host resolved
 	// for SrcIP and DstIP (source.domain, destination.domain), from the
 	// passive DNS cache: never a reverse lookup, never the SNI.

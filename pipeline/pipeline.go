@@ -65,6 +65,9 @@ type Options struct {
 	// Flows, when set, aggregates packets into flow events instead of one
 	// packet event each.
 	Flows *FlowMode
+	// SampleRate is written on every event when the capture kept 1 packet
+	// in SampleRate. 0 or 1: no sampling.
+	SampleRate uint32
 }
 
 // Enricher adds to a record's packet event and derives further events.
@@ -242,7 +245,7 @@ func captureLoop(ctx context.Context, src Source, outs []Output, opts Options, c
 		rec     capture.Record
 		ev      event.Event
 		extra   []event.Event
-		b       = newBatcher()
+		b       = newBatcher(opts.SampleRate)
 		started time.Time
 		sinceCk int
 	)
@@ -358,13 +361,14 @@ func captureLoop(ctx context.Context, src Source, outs []Output, opts Options, c
 
 // batcher keeps one open frame per event kind.
 type batcher struct {
+	sampleRate   uint32
 	frames       []*encode.Frame
 	line         []byte
 	events, size int
 }
 
-func newBatcher() *batcher {
-	b := &batcher{}
+func newBatcher(sampleRate uint32) *batcher {
+	b := &batcher{sampleRate: sampleRate}
 	for _, k := range []event.Kind{event.KindPacket, event.KindFlow, event.KindDNS, event.KindTLS} {
 		b.frames = append(b.frames, encode.NewFrame(k))
 	}
@@ -375,6 +379,7 @@ func newBatcher() *batcher {
 // both directions of a flow land in one partition.
 func (b *batcher) add(ev *event.Event) {
 	ev.CommunityID = encode.CommunityID(ev)
+	ev.SampleRate = b.sampleRate
 	b.line = encode.AppendNDJSON(b.line[:0], ev)
 	f := b.frames[0]
 	if int(ev.Kind) < len(b.frames) {

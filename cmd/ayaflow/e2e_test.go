@@ -100,8 +100,6 @@ type flowEndpoint struct {
 	Packets uint64 `json:"packets"`
 }
 
-
-
 type ifaceName struct {
 	Interface struct {
 		Name string `json:"name"`

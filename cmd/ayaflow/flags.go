@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ayaflow/ayaflow/bpf"
 	"github.com/ayaflow/ayaflow/config"
 	"github.com/ayaflow/ayaflow/enrich"
 	"github.com/ayaflow/ayaflow/flow"
@@ -19,10 +21,17 @@ import (
 // Flags shared by ship and replay. Each one fills a field of config.Config
 // and can also be set through its AYAFLOW_* environment variable.
 func outputFlags() []cli.Flag {
+	flags := commonFlags()
+	flags = append(flags, fileFlags()...)
+	flags = append(flags, kafkaFlags()...)
+	return append(flags, natsFlags()...)
+}
+
+func commonFlags() []cli.Flag {
 	d := config.Default()
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "sink", Value: cli.NewStringSlice(d.Output.Sinks...), EnvVars: []string{"AYAFLOW_SINK"},
-			Usage: "where events go: stdout (repeat for several sinks)"},
+			Usage: "where events go: stdout, file, kafka or nats (repeat for several sinks, each with its own buffer)"},
 		&cli.IntFlag{Name: "batch-bytes", Value: d.Output.BatchBytes, EnvVars: []string{"AYAFLOW_BATCH_BYTES"},
 			Usage: "close a batch of events once it holds this many bytes"},
 		&cli.DurationFlag{Name: "batch-wait", Value: d.Output.BatchWait, EnvVars: []string{"AYAFLOW_BATCH_WAIT"},
@@ -43,6 +52,14 @@ func outputFlags() []cli.Flag {
 			Usage: "report a long-lived flow at least this often"},
 		&cli.IntFlag{Name: "flow-entries", Value: d.Capture.FlowEntries, EnvVars: []string{"AYAFLOW_FLOW_ENTRIES"},
 			Usage: "flows the kernel map holds; packets of further new flows are counted in userspace"},
+		&cli.StringSliceFlag{Name: "filter-cidr", EnvVars: []string{"AYAFLOW_FILTER_CIDR"},
+			Usage: "keep only packets with an address in this CIDR (repeatable; in the kernel)"},
+		&cli.StringSliceFlag{Name: "filter-port", EnvVars: []string{"AYAFLOW_FILTER_PORT"},
+			Usage: "keep only packets with this source or destination port (repeatable)"},
+		&cli.StringSliceFlag{Name: "filter-proto", EnvVars: []string{"AYAFLOW_FILTER_PROTO"},
+			Usage: "keep only packets of this protocol: tcp, udp, icmp, icmpv6 or a number (repeatable)"},
+		&cli.UintFlag{Name: "sample-rate", EnvVars: []string{"AYAFLOW_SAMPLE_RATE"},
+			Usage: "keep 1 packet in N at random, in the kernel; events carry ayaflow.sample_rate (default: off)"},
 		&cli.BoolFlag{Name: "dedup", EnvVars: []string{"AYAFLOW_DEDUP"},
 			Usage: "count a flow only on the first interface that sees it (a veth and the uplink, say)"},
 		&cli.DurationFlag{Name: "dns-min-ttl", Value: d.Names.MinTTL, EnvVars: []string{"AYAFLOW_DNS_MIN_TTL"},
@@ -82,6 +99,37 @@ func loadConfig(c *cli.Context) (config.Config, error) {
 	cfg.Capture.FlowActive = c.Duration("flow-active-timeout")
 	cfg.Capture.FlowEntries = c.Int("flow-entries")
 	cfg.Capture.Dedup = c.Bool("dedup")
+	cfg.Capture.SampleRate = uint32(c.Uint("sample-rate"))
+	for _, v := range splitList(c.StringSlice("filter-cidr")) {
+		pfx, err := netip.ParsePrefix(v)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				return cfg, fmt.Errorf("--filter-cidr %q is not a CIDR such as 10.0.0.0/8 or fd00::/8", v)
+			}
+			pfx = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		cfg.Capture.FilterCIDRs = append(cfg.Capture.FilterCIDRs, pfx)
+	}
+	for _, v := range splitList(c.StringSlice("filter-port")) {
+		n, err := strconv.ParseUint(v, 10, 16)
+		if err != nil || n == 0 {
+			return cfg, fmt.Errorf("--filter-port %q is not a port number (1-65535)", v)
+		}
+		cfg.Capture.FilterPorts = append(cfg.Capture.FilterPorts, uint16(n))
+	}
+	protoNames := map[string]uint8{"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58, "ipv6-icmp": 58, "sctp": 132, "gre": 47}
+	for _, v := range splitList(c.StringSlice("filter-proto")) {
+		p, ok := protoNames[strings.ToLower(v)]
+		if !ok {
+			n, err := strconv.ParseUint(v, 10, 8)
+			if err != nil {
+				return cfg, fmt.Errorf("--filter-proto %q is not tcp, udp, icmp, icmpv6, sctp, gre or a protocol number", v)
+			}
+			p = uint8(n)
+		}
+		cfg.Capture.FilterProtocols = append(cfg.Capture.FilterProtocols, p)
+	}
 	cfg.Output.DataDir = c.String("data-dir")
 	if cfg.Output.DataDir == "" && c.Command.Name == "ship" {
 		cfg.Output.DataDir = config.Default().Output.DataDir
@@ -201,6 +249,11 @@ func flowMode(cfg config.Config) *pipeline.FlowMode {
 		Active:   uint64(cfg.Capture.FlowActive),
 		MaxFlows: cfg.Capture.FlowEntries,
 	}}
+}
+
+// kernelFilter returns the capture filter of cfg.
+func kernelFilter(cfg config.Config) bpf.Filter {
+	return bpf.Filter{CIDRs: cfg.Capture.FilterCIDRs, Ports: cfg.Capture.FilterPorts, Protocols: cfg.Capture.FilterProtocols}
 }
 
 // enrichAttrs are the enricher's counters as log attributes.

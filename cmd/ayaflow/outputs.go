@@ -12,6 +12,9 @@ import (
 	"github.com/ayaflow/ayaflow/config"
 	"github.com/ayaflow/ayaflow/pipeline"
 	"github.com/ayaflow/ayaflow/sinks"
+	"github.com/ayaflow/ayaflow/sinks/file"
+	"github.com/ayaflow/ayaflow/sinks/kafka"
+	"github.com/ayaflow/ayaflow/sinks/nats"
 	"github.com/ayaflow/ayaflow/sinks/stdout"
 )
 
@@ -20,6 +23,24 @@ func openSink(name string, c *cli.Context, out io.Writer, log *slog.Logger) (sin
 	switch name {
 	case "stdout":
 		return stdout.New(out), nil
+	case "file":
+		opts, err := fileOptions(c)
+		if err != nil {
+			return nil, err
+		}
+		return file.New(opts, log.With("sink", name))
+	case "kafka":
+		opts, err := kafkaOptions(c)
+		if err != nil {
+			return nil, err
+		}
+		return kafka.New(opts, log.With("sink", name))
+	case "nats":
+		opts, err := natsOptions(c)
+		if err != nil {
+			return nil, err
+		}
+		return nats.New(opts, log.With("sink", name))
 	}
 	return nil, fmt.Errorf("unknown sink %q", name)
 }

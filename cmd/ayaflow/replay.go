@@ -62,10 +62,12 @@ func replay(c *cli.Context, cfg config.Config, path string, stdout, stderr io.Wr
 		return cli.Exit(err.Error(), 2)
 	}
 	src, err := capture.OpenReplay(path, capture.ParseConfig{
-		SnapLen:  cfg.Capture.SnapLen,
-		DNSPorts: cfg.Capture.DNSPorts,
-		NoDNS:    !cfg.Capture.DNS,
-		NoTLS:    !cfg.Capture.TLS,
+		SnapLen:    cfg.Capture.SnapLen,
+		DNSPorts:   cfg.Capture.DNSPorts,
+		NoDNS:      !cfg.Capture.DNS,
+		NoTLS:      !cfg.Capture.TLS,
+		Filter:     kernelFilter(cfg),
+		SampleRate: cfg.Capture.SampleRate,
 	})
 	if err != nil {
 		for _, o := range outs {
@@ -93,6 +95,7 @@ func replay(c *cli.Context, cfg config.Config, path string, stdout, stderr io.Wr
 	var counters pipeline.Counters
 	runErr := pipeline.Run(ctx, src, outs, pipeline.Options{
 		Flows:           flowMode(cfg),
+		SampleRate:      cfg.Capture.SampleRate,
 		BatchBytes:      cfg.Output.BatchBytes,
 		BatchWait:       cfg.Output.BatchWait,
 		ShutdownTimeout: cfg.Output.ShutdownTimeout,
@@ -103,7 +106,7 @@ func replay(c *cli.Context, cfg config.Config, path string, stdout, stderr io.Wr
 
 	st := src.Stats()
 	attrs := append([]any{"file", path, "frames", st.Frames, "events", counters.Events.Load(),
-		"non_ip", st.NonIP, "malformed", st.Malformed}, enrichAttrs(enr)...)
+		"non_ip", st.NonIP, "malformed", st.Malformed, "filtered", st.Filtered, "sampled_out", st.SampledOut}, enrichAttrs(enr)...)
 	log.Info("replayed", append(attrs, outputAttrs(outs)...)...)
 	if runErr != nil {
 		var fe *capture.FileError

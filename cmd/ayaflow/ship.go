@@ -109,6 +109,8 @@ func ship(c *cli.Context, cfg config.Config, stdout, stderr io.Writer) error {
 			FlowMode:    cfg.Capture.Emit == "flow",
 			Dedup:       cfg.Capture.Dedup,
 			FlowEntries: cfg.Capture.FlowEntries,
+			Filter:      kernelFilter(cfg),
+			SampleRate:  cfg.Capture.SampleRate,
 		},
 		PollInterval: cfg.Capture.PollInterval,
 	}, log)
@@ -138,6 +140,7 @@ func ship(c *cli.Context, cfg config.Config, stdout, stderr io.Writer) error {
 	var counters pipeline.Counters
 	runErr := pipeline.Run(ctx, live, outs, pipeline.Options{
 		Flows:           flows,
+		SampleRate:      cfg.Capture.SampleRate,
 		BatchBytes:      cfg.Output.BatchBytes,
 		BatchWait:       cfg.Output.BatchWait,
 		ShutdownTimeout: cfg.Output.ShutdownTimeout,

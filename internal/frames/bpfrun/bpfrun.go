@@ -242,5 +242,7 @@ func sub(a, b bpf.Stats) bpf.Stats {
 		FlowFull:        a.FlowFull - b.FlowFull,
 		Dedup:           a.Dedup - b.Dedup,
 		SnipRecords:     a.SnipRecords - b.SnipRecords,
+		Filtered:        a.Filtered - b.Filtered,
+		SampledOut:      a.SampledOut - b.SampledOut,
 	}
 }
