@@ -41,8 +41,17 @@ func benchFrame(b *testing.B, l ...gopacket.SerializableLayer) []byte {
 // The metric "kernel-ns/pkt" is the kernel's own average; "x-empty" is the
 // ratio to the empty program measured alongside.
 func BenchmarkKernelPerPacket(b *testing.B) {
+	for _, mode := range []struct {
+		name string
+		flow bool
+	}{{"packet-mode", false}, {"flow-mode", true}} {
+		b.Run(mode.name, func(b *testing.B) { benchKernel(b, mode.flow) })
+	}
+}
+
+func benchKernel(b *testing.B, flowMode bool) {
 	testenv.RequireRoot(b)
-	p, err := Load(Config{RingBytes: 256 << 20})
+	p, err := Load(Config{RingBytes: 256 << 20, FlowMode: flowMode})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"encoding/json"
 	"os"
 	"reflect"
 	"slices"
@@ -26,8 +27,12 @@ func exampleConfig(t *testing.T) map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
+	j, err := yaml.YAMLToJSONStrict(b) // a key given twice is an error
+	if err != nil {
+		t.Fatalf("%s: %v", exampleConfigPath, err)
+	}
 	var m map[string]any
-	if err := yaml.Unmarshal(b, &m); err != nil {
+	if err := json.Unmarshal(j, &m); err != nil {
 		t.Fatalf("%s: %v", exampleConfigPath, err)
 	}
 	return m

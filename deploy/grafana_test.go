@@ -7,6 +7,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ayaflow/ayaflow/bpf"
+	"github.com/ayaflow/ayaflow/buffer"
+	"github.com/ayaflow/ayaflow/enrich"
+	"github.com/ayaflow/ayaflow/metrics"
+	"github.com/ayaflow/ayaflow/pipeline"
 )
 
 const dashboardPath = "grafana/ayaflow.json"
@@ -387,6 +393,43 @@ func TestPromqlMetrics(t *testing.T) {
 	for _, bad := range []string{`frobnicate(ayaflow_packets_total)`, `rate(x[5m]`, `sum(x))`, `x{a="b}`, `{job="x"}`} {
 		if _, err := promqlMetrics(bad); err == nil {
 			t.Errorf("%s: want an error", bad)
+		}
+	}
+}
+
+// TestExportedMetricsExist scrapes the metrics package itself, with every
+// source wired and one sink, and requires each metric the dashboard may use
+// to be there under that name: a rename in the exporter fails here, not on a
+// blank panel.
+func TestExportedMetricsExist(t *testing.T) {
+	buf, err := buffer.NewMemory(buffer.Options{MaxSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer buf.Close()
+	m := metrics.New(metrics.Sources{
+		Kernel:            func() (bpf.Stats, error) { return bpf.Stats{}, nil },
+		Pipeline:          new(pipeline.Counters),
+		Outputs:           []pipeline.Output{{Name: "kafka", Sink: nil, Buffer: buf, Counters: new(pipeline.OutputCounters)}},
+		Enrich:            func() enrich.Stats { return enrich.Stats{} },
+		ActiveConnections: func() float64 { return 0 },
+		DeepInspected:     func() uint64 { return 0 },
+	}, "test")
+	families, err := m.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, f := range families {
+		got[f.GetName()] = true
+		isHist := f.GetType().String() == "HISTOGRAM"
+		if slices.Contains(exportedMetrics, f.GetName()) && isHist != slices.Contains(histograms, f.GetName()) {
+			t.Errorf("%s is a %s: update histograms in this file", f.GetName(), f.GetType())
+		}
+	}
+	for _, name := range exportedMetrics {
+		if !got[name] {
+			t.Errorf("the metrics package does not export %s", name)
 		}
 	}
 }

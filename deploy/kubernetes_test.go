@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -23,8 +24,8 @@ const (
 	metricsPort = 9477
 )
 
-// decodeStrict reads one manifest into obj and fails on unknown or
-// misspelt fields, which the API server would drop or reject.
+// decodeStrict reads one manifest into obj and fails on unknown, misspelt
+// or duplicate fields, which the API server would drop or reject.
 func decodeStrict(t *testing.T, path string, obj any) {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -34,8 +35,22 @@ func decodeStrict(t *testing.T, path string, obj any) {
 	if strings.Contains(string(b), "\n---") {
 		t.Fatalf("%s: one object per file", path)
 	}
-	if err := yaml.UnmarshalStrict(b, obj); err != nil {
+	// The API server matches field names case-sensitively, and so does
+	// sigs.k8s.io/json; encoding/json (behind yaml.UnmarshalStrict) would
+	// accept hostNetWork for hostNetwork.
+	j, err := yaml.YAMLToJSONStrict(b)
+	if err != nil {
 		t.Fatalf("%s: %v", path, err)
+	}
+	strict, err := kjson.UnmarshalStrict(j, obj)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	for _, e := range strict {
+		t.Errorf("%s: %v", path, e)
+	}
+	if t.Failed() {
+		t.FailNow()
 	}
 }
 

@@ -83,6 +83,7 @@ func benchSink(b *testing.B, codec string, events int) {
 		Compression:  codecs[o.Compression],
 		Transport:    &kafkago.Transport{ClientID: o.ClientID},
 	}
+	defer bare.Transport.(*kafkago.Transport).CloseIdleConnections()
 	defer bare.Close()
 
 	// Warm up both: connections, metadata, topic check.
