@@ -16,6 +16,12 @@ import (
 // the two so disk noise hits both. It reports both throughputs and their
 // ratio (buffer/plain: 1 means the buffer costs nothing over the disk).
 //
+// The buffer's group sync is Disk.Sync, what the background syncer runs:
+// an fsync of the segment, plus a cursor write (two more fsyncs) when the
+// acknowledgement moved. The consumer acknowledges every 32 MiB, so the
+// cursor costs what it does in production, where it is written once per
+// SyncInterval while data is fsynced every SyncBytes.
+//
 //	go test -run '^$' -bench BenchmarkAppendSync -count 6 ./buffer/
 func BenchmarkAppendSync(b *testing.B) {
 	for _, size := range []int{64 << 10, 4 << 10} {
@@ -39,10 +45,7 @@ func benchAppend(b *testing.B, size int, sync bool) {
 	dir := b.TempDir()
 	ctx := context.Background()
 
-	opts := Options{MaxSize: 1 << 30, SegmentSize: segSize, SyncInterval: time.Hour, SyncBytes: int64(perGroup * (size + frameHeaderSize))}
-	if !sync {
-		opts.SyncBytes = 1 << 40
-	}
+	opts := Options{MaxSize: 1 << 30, SegmentSize: segSize, SyncInterval: time.Hour, SyncBytes: 1 << 40}
 	buf, err := Open(filepath.Join(dir, "buffer"), opts, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -62,6 +65,7 @@ func benchAppend(b *testing.B, size int, sync bool) {
 		rec[i] = byte(rand.IntN(256))
 	}
 
+	rounds := 0
 	bufRound := func() time.Duration {
 		start := time.Now()
 		var id uint64
@@ -71,18 +75,22 @@ func benchAppend(b *testing.B, size int, sync bool) {
 			}
 		}
 		if sync {
-			if err := buf.WaitDurable(ctx, id); err != nil {
+			if err := buf.Sync(); err != nil {
 				b.Fatal(err)
 			}
 		}
 		d := time.Since(start)
-		if sync {
-			// Keep the log bounded, as a sink would (not timed).
+		if rounds++; rounds%32 == 0 {
+			// The sink acknowledges, keeping the log bounded (not timed;
+			// the cursor write lands in the next timed sync).
+			if !sync {
+				if err := buf.Sync(); err != nil {
+					b.Fatal(err)
+				}
+			}
 			if err := buf.Ack(id); err != nil {
 				b.Fatal(err)
 			}
-		} else if err := buf.Sync(); err == nil {
-			_ = buf.Ack(id)
 		}
 		return d
 	}

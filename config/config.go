@@ -98,6 +98,9 @@ type Output struct {
 	BufferWhenFull string
 	// BufferSync is interval or always (disk buffers). Default: interval.
 	BufferSync string
+	// MetricsAddr serves /metrics, /healthz and /readyz; "" disables.
+	// Default: 127.0.0.1:9477 for ship, off for replay.
+	MetricsAddr string
 }
 
 // BufferType returns the buffer type of sink: its BufferTypes entry, else

@@ -24,16 +24,32 @@ const shutdownTimeout = 2 * time.Second
 // error if it cannot listen (one line, wrapping syscall.EADDRINUSE when the
 // port is taken) or serving fails. A nil log discards.
 func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
+	ln, err := Listen(ctx, addr)
+	if err != nil {
+		return err
+	}
+	return ServeListener(ctx, ln, h, log)
+}
+
+// Listen opens the metrics address ("" means DefaultAddr), with Serve's
+// one-line error, so a caller can fail before starting work and then serve
+// with ServeListener.
+func Listen(ctx context.Context, addr string) (net.Listener, error) {
 	if addr == "" {
 		addr = DefaultAddr
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
 	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
-		return listenError(addr, err)
+		return nil, listenError(addr, err)
+	}
+	return ln, nil
+}
+
+// ServeListener is Serve on a listener the caller opened; it closes ln.
+func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	log.Info("serving metrics", "addr", ln.Addr().String())
 	return serve(ctx, ln, h, log)

@@ -37,6 +37,7 @@ type OutputCounters struct {
 	DroppedEvents   atomic.Uint64 // events in them
 	AppendDropped   atomic.Uint64 // frames the buffer refused (full in drop_newest mode, too large)
 	LastSendNanos   atomic.Int64  // duration of the last successful Write
+	Failing         atomic.Bool   // the sink's last attempt failed
 	DeliveredToDate atomic.Uint64 // highest record id acknowledged
 }
 
@@ -85,7 +86,7 @@ func drained(out Output, drainAfter <-chan struct{}) bool {
 // buffer drained while this loop may wait in Read. A record is
 // acknowledged after the sink accepts it, or after a permanent error, which
 // is counted and logged: never silently.
-func deliver(ctx, readCtx context.Context, out Output, drainAfter <-chan struct{}, bo Backoff, log *slog.Logger) error {
+func deliver(ctx, readCtx context.Context, out Output, drainAfter <-chan struct{}, bo Backoff, onSend func(string, time.Duration), log *slog.Logger) error {
 	bo = bo.withDefaults()
 	c := out.Counters
 	log = log.With("sink", out.Name)
@@ -99,7 +100,7 @@ func deliver(ctx, readCtx context.Context, out Output, drainAfter <-chan struct{
 		}
 		n := encode.FrameLen(rec.Data)
 		batch := sinks.Batch{Frame: rec.Data, Events: n, BufferID: out.BufferID, RecordID: rec.ID}
-		if err := writeWithRetry(ctx, out, batch, bo, log); err != nil {
+		if err := writeWithRetry(ctx, out, batch, bo, onSend, log); err != nil {
 			if ctx.Err() != nil {
 				return nil // shutting down: the record stays unacknowledged
 			}
@@ -121,7 +122,7 @@ func deliver(ctx, readCtx context.Context, out Output, drainAfter <-chan struct{
 // writeWithRetry writes b until the sink accepts it, returns a permanent
 // error, or ctx ends. Errors are logged once per burst: the first, then a
 // summary when the sink recovers.
-func writeWithRetry(ctx context.Context, out Output, b sinks.Batch, bo Backoff, log *slog.Logger) error {
+func writeWithRetry(ctx context.Context, out Output, b sinks.Batch, bo Backoff, onSend func(string, time.Duration), log *slog.Logger) error {
 	c := out.Counters
 	failures := 0
 	var first error
@@ -129,15 +130,21 @@ func writeWithRetry(ctx context.Context, out Output, b sinks.Batch, bo Backoff, 
 		start := time.Now()
 		err := out.Sink.Write(ctx, b)
 		if err == nil {
+			d := time.Since(start)
 			c.Batches.Add(1)
 			c.Events.Add(uint64(b.Events))
-			c.LastSendNanos.Store(int64(time.Since(start)))
+			c.LastSendNanos.Store(int64(d))
+			c.Failing.Store(false)
+			if onSend != nil {
+				onSend(out.Name, d)
+			}
 			if failures > 0 {
 				log.Info("sink recovered", "failed_attempts", failures, "first_error", first)
 			}
 			return nil
 		}
 		c.Errors.Add(1)
+		c.Failing.Store(true)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -148,6 +148,9 @@ func (f *flowStage) syncKernel() error {
 	}
 }
 
+// open returns the number of flows tracked.
+func (f *flowStage) open() int { return f.kern.Len() + f.user.Len() }
+
 // flowEvent fills ev for a flow record.
 func flowEvent(r *flow.Record, ev *event.Event, src Source) {
 	r.ToEvent(ev, src, src.Interface(r.State.Ifindex))

@@ -65,6 +65,9 @@ type Options struct {
 	// Flows, when set, aggregates packets into flow events instead of one
 	// packet event each.
 	Flows *FlowMode
+	// OnSend, when set, is told how long each successful sink write took
+	// (for a latency histogram). It is called from the delivery loops.
+	OnSend func(sink string, d time.Duration)
 	// SampleRate is written on every event when the capture kept 1 packet
 	// in SampleRate. 0 or 1: no sampling.
 	SampleRate uint32
@@ -106,6 +109,8 @@ type Counters struct {
 	Events     atomic.Uint64 // events encoded
 	Frames     atomic.Uint64 // frames appended to the outputs' buffers
 	Flows      atomic.Uint64 // flow records emitted
+	Snippets   atomic.Uint64 // records that carried a DNS or TLS snippet (deep inspection)
+	OpenFlows  atomic.Int64  // flows being tracked, at the last timeout check
 }
 
 // ErrShutdownTimeout is returned when delivery did not finish within
@@ -159,7 +164,7 @@ func Run(ctx context.Context, src Source, outs []Output, opts Options, c *Counte
 		go func() {
 			defer wg.Done()
 			defer cancel()
-			err := deliver(work, readCtx, out, captured, opts.Backoff, log)
+			err := deliver(work, readCtx, out, captured, opts.Backoff, opts.OnSend, log)
 			if errors.Is(err, sinks.ErrClosed) {
 				log.Info("output closed; stopping", "sink", out.Name)
 				sinkGone.Store(true)
@@ -307,6 +312,7 @@ func captureLoop(ctx context.Context, src Source, outs []Output, opts Options, c
 				if err := flows.tick(emitFlow); err != nil {
 					return errors.Join(err, flush())
 				}
+				c.OpenFlows.Store(int64(flows.open()))
 			}
 			if err := flush(); err != nil {
 				return err
@@ -322,6 +328,9 @@ func captureLoop(ctx context.Context, src Source, outs []Output, opts Options, c
 			return errors.Join(err, finish())
 		}
 		c.Records.Add(1)
+		if len(rec.Snip) > 0 {
+			c.Snippets.Add(1)
+		}
 		rec.ToEvent(&ev, src, src.Interface(rec.Ifindex))
 		if opts.Enricher != nil {
 			extra = opts.Enricher.Enrich(&rec, &ev, extra[:0])
@@ -348,6 +357,7 @@ func captureLoop(ctx context.Context, src Source, outs []Output, opts Options, c
 					if err := flows.tick(emitFlow); err != nil {
 						return errors.Join(err, flush())
 					}
+					c.OpenFlows.Store(int64(flows.open()))
 				}
 			}
 		}

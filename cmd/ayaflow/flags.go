@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -15,6 +17,8 @@ import (
 	"github.com/ayaflow/ayaflow/config"
 	"github.com/ayaflow/ayaflow/enrich"
 	"github.com/ayaflow/ayaflow/flow"
+	"github.com/ayaflow/ayaflow/internal/ratelog"
+	"github.com/ayaflow/ayaflow/metrics"
 	"github.com/ayaflow/ayaflow/pipeline"
 )
 
@@ -78,6 +82,8 @@ func commonFlags() []cli.Flag {
 			Usage: "disk buffers: interval (group fsync every 100ms) or always (fsync every batch)"},
 		&cli.StringSliceFlag{Name: "buffer", EnvVars: []string{"AYAFLOW_BUFFER"},
 			Usage: "buffer type per sink, SINK=memory|disk (default: disk for kafka and nats, memory for stdout and file)"},
+		&cli.StringFlag{Name: "metrics-addr", EnvVars: []string{"AYAFLOW_METRICS_ADDR"},
+			Usage: "serve Prometheus /metrics, /healthz and /readyz on this address; \"off\" disables (ship default: " + metrics.DefaultAddr + "; replay default: off)"},
 		&cli.StringFlag{Name: "log-level", Value: d.Log.Level, EnvVars: []string{"AYAFLOW_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
 		&cli.StringFlag{Name: "log-format", Value: d.Log.Format, EnvVars: []string{"AYAFLOW_LOG_FORMAT"}, Usage: "text or json (logs go to stderr)"},
 	}
@@ -154,6 +160,13 @@ func loadConfig(c *cli.Context) (config.Config, error) {
 	cfg.Names.MinTTL = c.Duration("dns-min-ttl")
 	cfg.Names.CacheSize = c.Int("name-cache-size")
 	cfg.Names.RedactKeyFile = c.String("redact-names")
+	cfg.Output.MetricsAddr = c.String("metrics-addr")
+	if cfg.Output.MetricsAddr == "" && c.Command.Name == "ship" {
+		cfg.Output.MetricsAddr = metrics.DefaultAddr
+	}
+	if cfg.Output.MetricsAddr == "off" {
+		cfg.Output.MetricsAddr = ""
+	}
 	cfg.Log.Level = c.String("log-level")
 	cfg.Log.Format = c.String("log-format")
 	if ports := splitList(c.StringSlice("dns-port")); len(ports) > 0 {
@@ -214,14 +227,47 @@ func splitList(vals []string) []string {
 	return out
 }
 
+// newLogger logs to w as text or JSON; a message repeated more than 10
+// times a minute is summarised rather than repeated.
 func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(cfg.Level))
 	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(ratelog.New(h, 10, time.Minute, nil))
+}
+
+// startMetrics serves the metrics of a running pipeline until ctx ends,
+// when an address is configured. It fails at once when the address cannot
+// be listened on. The returned wait function blocks until the server has
+// stopped and returns its error.
+func startMetrics(ctx context.Context, addr string, m *metrics.Metrics, log *slog.Logger) (func() error, error) {
+	if addr == "" {
+		return func() error { return nil }, nil
+	}
+	ln, err := metrics.Listen(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- metrics.ServeListener(ctx, ln, m.Handler(), log) }()
+	return func() error { return <-errc }, nil
+}
+
+// readiness reports a pipeline not ready while any sink's last attempt
+// failed.
+func readiness(outs []pipeline.Output) func() error {
+	return func() error {
+		for _, o := range outs {
+			if o.Counters.Failing.Load() {
+				return fmt.Errorf("sink %s is failing", o.Name)
+			}
+		}
+		return nil
+	}
 }
 
 // newEnricher builds the DNS/TLS/name stage from the configuration.

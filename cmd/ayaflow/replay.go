@@ -15,6 +15,7 @@ import (
 
 	"github.com/ayaflow/ayaflow/capture"
 	"github.com/ayaflow/ayaflow/config"
+	"github.com/ayaflow/ayaflow/metrics"
 	"github.com/ayaflow/ayaflow/pipeline"
 )
 
@@ -80,6 +81,25 @@ func replay(c *cli.Context, cfg config.Config, path string, stdout, stderr io.Wr
 	ctx, stop := signalContext(log)
 	defer stop()
 
+	var counters pipeline.Counters
+	m := metrics.New(metrics.Sources{
+		Replay:            src.Stats,
+		Pipeline:          &counters,
+		Outputs:           outs,
+		Enrich:            enr.Stats,
+		Ready:             readiness(outs),
+		ActiveConnections: func() float64 { return float64(counters.OpenFlows.Load()) },
+		DeepInspected:     counters.Snippets.Load,
+	}, version)
+	metricsCtx, stopMetrics := context.WithCancel(context.Background())
+	defer stopMetrics()
+	waitMetrics, err := startMetrics(metricsCtx, cfg.Output.MetricsAddr, m, log)
+	if err != nil {
+		for _, o := range outs {
+			o.Buffer.Close()
+		}
+		return cli.Exit(err.Error(), 1)
+	}
 	// The progress bar goes to stderr, and only to a terminal: stdout
 	// stays pure NDJSON and logs stay clean.
 	var wg sync.WaitGroup
@@ -92,8 +112,8 @@ func replay(c *cli.Context, cfg config.Config, path string, stdout, stderr io.Wr
 		}()
 	}
 
-	var counters pipeline.Counters
 	runErr := pipeline.Run(ctx, src, outs, pipeline.Options{
+		OnSend:          m.ObserveSend,
 		Flows:           flowMode(cfg),
 		SampleRate:      cfg.Capture.SampleRate,
 		BatchBytes:      cfg.Output.BatchBytes,
@@ -103,6 +123,13 @@ func replay(c *cli.Context, cfg config.Config, path string, stdout, stderr io.Wr
 	}, &counters, log)
 	stopBar()
 	wg.Wait()
+	if runErr != nil {
+		m.Fail(runErr)
+	}
+	stopMetrics()
+	if err := waitMetrics(); err != nil && runErr == nil {
+		runErr = err
+	}
 
 	st := src.Stats()
 	attrs := append([]any{"file", path, "frames", st.Frames, "events", counters.Events.Load(),

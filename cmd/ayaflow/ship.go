@@ -15,6 +15,7 @@ import (
 	"github.com/ayaflow/ayaflow/bpf"
 	"github.com/ayaflow/ayaflow/capture"
 	"github.com/ayaflow/ayaflow/config"
+	"github.com/ayaflow/ayaflow/metrics"
 	"github.com/ayaflow/ayaflow/pipeline"
 )
 
@@ -121,7 +122,32 @@ func ship(c *cli.Context, cfg config.Config, stdout, stderr io.Writer) error {
 		return cli.Exit(err.Error(), 1)
 	}
 	defer live.Close()
-	log.Info("capturing", "interfaces", strings.Join(cfg.Capture.Interfaces, ","), "hooks", strings.Join(live.Methods(), ","))
+
+	flows := flowMode(cfg)
+	if flows != nil {
+		flows.Kernel, flows.Now = live.FlowMap(), capture.BootNow
+	}
+	var counters pipeline.Counters
+	m := metrics.New(metrics.Sources{
+		Kernel:            live.Stats,
+		Pipeline:          &counters,
+		Outputs:           outs,
+		Enrich:            enr.Stats,
+		Ready:             readiness(outs),
+		ActiveConnections: func() float64 { return float64(counters.OpenFlows.Load()) },
+		DeepInspected:     counters.Snippets.Load,
+	}, version)
+	metricsCtx, stopMetrics := context.WithCancel(context.Background())
+	defer stopMetrics()
+	waitMetrics, err := startMetrics(metricsCtx, cfg.Output.MetricsAddr, m, log)
+	if err != nil {
+		for _, o := range outs {
+			o.Buffer.Close()
+		}
+		return cli.Exit(err.Error(), 1)
+	}
+	log.Info("capturing", "interfaces", strings.Join(cfg.Capture.Interfaces, ","), "hooks", strings.Join(live.Methods(), ","),
+		"emit", cfg.Capture.Emit, "metrics", cfg.Output.MetricsAddr)
 
 	// The loss monitor reports kernel-side losses as they happen, so loss
 	// is never silent even before the final summary.
@@ -133,12 +159,8 @@ func ship(c *cli.Context, cfg config.Config, stdout, stderr io.Writer) error {
 		monitorLoss(monCtx, live, log, 10*time.Second)
 	}()
 
-	flows := flowMode(cfg)
-	if flows != nil {
-		flows.Kernel, flows.Now = live.FlowMap(), capture.BootNow
-	}
-	var counters pipeline.Counters
 	runErr := pipeline.Run(ctx, live, outs, pipeline.Options{
+		OnSend:          m.ObserveSend,
 		Flows:           flows,
 		SampleRate:      cfg.Capture.SampleRate,
 		BatchBytes:      cfg.Output.BatchBytes,
@@ -148,6 +170,13 @@ func ship(c *cli.Context, cfg config.Config, stdout, stderr io.Writer) error {
 	}, &counters, log)
 	stopMon()
 	wg.Wait()
+	if runErr != nil {
+		m.Fail(runErr)
+	}
+	stopMetrics()
+	if err := waitMetrics(); err != nil && runErr == nil {
+		runErr = err
+	}
 
 	ks, kerr := live.Stats()
 	if err := live.Close(); err != nil {

@@ -106,7 +106,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // New checks opts and returns a sink. It reads the TLS and SASL files but
 // does not connect: the first Write does, so a broker that is down at start
-// gives retryable errors rather than a failed start. log may be nil.
+// gives retryable errors rather than a failed start. log may be nil; the
+// caller scopes it (log.With("sink", name)).
 func New(opts Options, log *slog.Logger) (*Sink, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -123,7 +124,6 @@ func New(opts Options, log *slog.Logger) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
-	log = log.With("sink", "kafka")
 	if opts.SASL.Mechanism == "plain" && tlsCfg == nil {
 		log.Warn("SASL PLAIN without TLS sends the password in clear text; enable --kafka-tls")
 	}
