@@ -118,6 +118,24 @@ type Counters struct {
 // stays in the buffers.
 var ErrShutdownTimeout = errors.New("sinks did not take everything within the shutdown timeout")
 
+// OnlyShutdownTimeout reports whether err is nothing but the shutdown
+// timeout: what was not delivered stays in the buffers (on disk, for the
+// next start), which is a clean stop for a process told to exit.
+func OnlyShutdownTimeout(err error) bool {
+	if err == nil {
+		return false
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if !OnlyShutdownTimeout(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return errors.Is(err, ErrShutdownTimeout)
+}
+
 // Run moves records from src to every output until src returns io.EOF and
 // every output has delivered everything (replay), or ctx ends (then it
 // stops src, drains it, and gives the sinks ShutdownTimeout to catch up),

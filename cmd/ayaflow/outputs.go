@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -110,4 +111,19 @@ func outputAttrs(outs []pipeline.Output) []any {
 			"retries", c.Retries.Load(), "errors", c.Errors.Load()))
 	}
 	return attrs
+}
+
+// bufferedAttrs describes what each output's buffer still holds, and
+// whether it survives a restart.
+func bufferedAttrs(outs []pipeline.Output) string {
+	var parts []string
+	for _, o := range outs {
+		st := o.Buffer.Stats()
+		kind := "memory, lost at exit"
+		if _, ok := o.Buffer.(*buffer.Disk); ok {
+			kind = "disk, kept"
+		}
+		parts = append(parts, fmt.Sprintf("%s: %d records (%s)", o.Name, st.LastID-st.AckedID, kind))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -170,6 +170,12 @@ func ship(c *cli.Context, cfg config.Config, stdout, stderr io.Writer) error {
 	}, &counters, log)
 	stopMon()
 	wg.Wait()
+	if pipeline.OnlyShutdownTimeout(runErr) {
+		// Asked to stop and the sinks were too slow: what is left stays in
+		// the buffers. Disk buffers deliver it at the next start.
+		log.Warn("stopped before the sinks took everything", "left", bufferedAttrs(outs))
+		runErr = nil
+	}
 	if runErr != nil {
 		m.Fail(runErr)
 	}

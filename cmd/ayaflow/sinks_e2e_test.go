@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +20,8 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/ayaflow/ayaflow/buffer"
 )
 
 // stdoutEvents replays capture to stdout and returns its lines, sorted:
@@ -167,4 +172,108 @@ func TestReplayToNATSJetStream(t *testing.T) {
 			t.Errorf("replay %d, stdout (-) vs JetStream (+):\n%s", i+1, diff)
 		}
 	}
+}
+
+// writeBigCapture writes n UDP frames over many flows.
+func writeBigCapture(t *testing.T, n int) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "big.pcap")
+	writeUDPCapture(t, p, n)
+	return p
+}
+
+// TestShutdownUnderBackpressureKeepsTheBuffer replays into a Kafka broker
+// that accepts connections and never answers. SIGTERM must end the
+// process within its shutdown timeout with exit 0, and the disk buffer
+// must keep every undelivered batch, uncorrupted, for the next start.
+func TestShutdownUnderBackpressureKeepsTheBuffer(t *testing.T) {
+	hole, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+	go func() { // accept and hold every connection, answering nothing
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := hole.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	dataDir := t.TempDir()
+	capture := writeBigCapture(t, 20000)
+	cmd := exec.Command(ayaflowBin(t), "replay", capture, "--emit", "packet", "--sink", "kafka", "--kafka-brokers", hole.Addr().String(),
+		"--data-dir", dataDir, "--shutdown-timeout", "2s")
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	// Wait until the capture is in the buffer: its segment files exist.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		reports, err := buffer.Scan(dataDir)
+		if err == nil && len(reports) == 1 && reports[0].Records() > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing reached the buffer in 30s (%v); stderr:\n%s", err, stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v; stderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("still running 20s after SIGTERM with a 2s shutdown timeout")
+	}
+	reports, err := buffer.Scan(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reports) != 1 || reports[0].Corrupt() || reports[0].Lag() == 0 {
+		t.Fatalf("buffer after shutdown: %+v; stderr:\n%s", reports, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "disk, kept") {
+		t.Errorf("the exit log does not say what the buffer kept:\n%s", stderr.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a process writing while the test
+// reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
