@@ -8,6 +8,11 @@
 package flow
 
 import (
+	"bytes"
+	"cmp"
+	"slices"
+	"unsafe"
+
 	"github.com/ayaflow/ayaflow/bpf"
 	"github.com/ayaflow/ayaflow/capture"
 )
@@ -126,11 +131,32 @@ func (t *Table) Update(k bpf.AyaflowFlowKey, s bpf.AyaflowFlowState) {
 // removes them from the kernel map (atomically reading their final state)
 // and passes that state to Final.
 func (t *Table) Idle(now uint64, fn func(bpf.AyaflowFlowKey)) {
-	for k, e := range t.flows {
+	for _, k := range t.sorted() {
+		e := t.flows[k]
 		if now >= e.state.LastNs && now-e.state.LastNs >= t.opts.Idle {
 			fn(k)
 		}
 	}
+}
+
+// sorted returns the keys in a stable order: by first packet, then key,
+// so a replay emits its records in the same order every time.
+func (t *Table) sorted() []bpf.AyaflowFlowKey {
+	keys := make([]bpf.AyaflowFlowKey, 0, len(t.flows))
+	for k := range t.flows {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b bpf.AyaflowFlowKey) int {
+		if c := cmp.Compare(t.flows[a].state.FirstNs, t.flows[b].state.FirstNs); c != 0 {
+			return c
+		}
+		return bytes.Compare(keyBytes(&a), keyBytes(&b))
+	})
+	return keys
+}
+
+func keyBytes(k *bpf.AyaflowFlowKey) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(k)), unsafe.Sizeof(*k))
 }
 
 // Final ends flow k with its last cumulative state s, emitting its final
@@ -163,7 +189,8 @@ func (t *Table) Expire(now uint64, emit func(*Record)) {
 // Active emits a record for every flow whose last record (or first packet)
 // is at least the active timeout old and that has new counts.
 func (t *Table) Active(now uint64, emit func(*Record)) {
-	for k, e := range t.flows {
+	for _, k := range t.sorted() {
+		e := t.flows[k]
 		since := e.reported
 		if since == 0 {
 			since = e.state.FirstNs
@@ -179,8 +206,8 @@ func (t *Table) Active(now uint64, emit func(*Record)) {
 // Flush ends every flow, emitting its final record: on shutdown and at the
 // end of a replay.
 func (t *Table) Flush(emit func(*Record)) {
-	for k, e := range t.flows {
-		t.Final(k, e.state, emit)
+	for _, k := range t.sorted() {
+		t.Final(k, t.flows[k].state, emit)
 	}
 }
 

@@ -81,25 +81,12 @@ func replay(c *cli.Context, cfg config.Config, path string, stdout, stderr io.Wr
 	ctx, stop := signalContext(log)
 	defer stop()
 
-	var counters pipeline.Counters
-	m := metrics.New(metrics.Sources{
-		Replay:            src.Stats,
-		Pipeline:          &counters,
-		Outputs:           outs,
-		Enrich:            enr.Stats,
-		Ready:             readiness(outs),
-		ActiveConnections: func() float64 { return float64(counters.OpenFlows.Load()) },
-		DeepInspected:     counters.Snippets.Load,
-	}, version)
-	metricsCtx, stopMetrics := context.WithCancel(context.Background())
-	defer stopMetrics()
-	waitMetrics, err := startMetrics(metricsCtx, cfg.Output.MetricsAddr, m, log)
+	j, err := startJob(cfg, outs, enr, metrics.Sources{Replay: src.Stats}, log)
 	if err != nil {
-		for _, o := range outs {
-			o.Buffer.Close()
-		}
 		return cli.Exit(err.Error(), 1)
 	}
+	counters := &j.counters
+
 	// The progress bar goes to stderr, and only to a terminal: stdout
 	// stays pure NDJSON and logs stay clean.
 	var wg sync.WaitGroup
@@ -112,30 +99,10 @@ func replay(c *cli.Context, cfg config.Config, path string, stdout, stderr io.Wr
 		}()
 	}
 
-	runErr := pipeline.Run(ctx, src, outs, pipeline.Options{
-		OnSend:          m.ObserveSend,
-		Flows:           flowMode(cfg),
-		SampleRate:      cfg.Capture.SampleRate,
-		BatchBytes:      cfg.Output.BatchBytes,
-		BatchWait:       cfg.Output.BatchWait,
-		ShutdownTimeout: cfg.Output.ShutdownTimeout,
-		Enricher:        enr,
-	}, &counters, log)
+	runErr := pipeline.Run(ctx, src, outs, j.options(enr, flowMode(cfg)), counters, log)
 	stopBar()
 	wg.Wait()
-	if pipeline.OnlyShutdownTimeout(runErr) {
-		// Asked to stop and the sinks were too slow: what is left stays in
-		// the buffers. Disk buffers deliver it at the next start.
-		log.Warn("stopped before the sinks took everything", "left", bufferedAttrs(outs))
-		runErr = nil
-	}
-	if runErr != nil {
-		m.Fail(runErr)
-	}
-	stopMetrics()
-	if err := waitMetrics(); err != nil && runErr == nil {
-		runErr = err
-	}
+	runErr = j.finish(runErr)
 
 	st := src.Stats()
 	attrs := append([]any{"file", path, "frames", st.Frames, "events", counters.Events.Load(),

@@ -127,25 +127,11 @@ func ship(c *cli.Context, cfg config.Config, stdout, stderr io.Writer) error {
 	if flows != nil {
 		flows.Kernel, flows.Now = live.FlowMap(), capture.BootNow
 	}
-	var counters pipeline.Counters
-	m := metrics.New(metrics.Sources{
-		Kernel:            live.Stats,
-		Pipeline:          &counters,
-		Outputs:           outs,
-		Enrich:            enr.Stats,
-		Ready:             readiness(outs),
-		ActiveConnections: func() float64 { return float64(counters.OpenFlows.Load()) },
-		DeepInspected:     counters.Snippets.Load,
-	}, version)
-	metricsCtx, stopMetrics := context.WithCancel(context.Background())
-	defer stopMetrics()
-	waitMetrics, err := startMetrics(metricsCtx, cfg.Output.MetricsAddr, m, log)
+	j, err := startJob(cfg, outs, enr, metrics.Sources{Kernel: live.Stats}, log)
 	if err != nil {
-		for _, o := range outs {
-			o.Buffer.Close()
-		}
 		return cli.Exit(err.Error(), 1)
 	}
+	counters := &j.counters
 	log.Info("capturing", "interfaces", strings.Join(cfg.Capture.Interfaces, ","), "hooks", strings.Join(live.Methods(), ","),
 		"emit", cfg.Capture.Emit, "metrics", cfg.Output.MetricsAddr)
 
@@ -159,30 +145,10 @@ func ship(c *cli.Context, cfg config.Config, stdout, stderr io.Writer) error {
 		monitorLoss(monCtx, live, log, 10*time.Second)
 	}()
 
-	runErr := pipeline.Run(ctx, live, outs, pipeline.Options{
-		OnSend:          m.ObserveSend,
-		Flows:           flows,
-		SampleRate:      cfg.Capture.SampleRate,
-		BatchBytes:      cfg.Output.BatchBytes,
-		BatchWait:       cfg.Output.BatchWait,
-		ShutdownTimeout: cfg.Output.ShutdownTimeout,
-		Enricher:        enr,
-	}, &counters, log)
+	runErr := pipeline.Run(ctx, live, outs, j.options(enr, flows), counters, log)
 	stopMon()
 	wg.Wait()
-	if pipeline.OnlyShutdownTimeout(runErr) {
-		// Asked to stop and the sinks were too slow: what is left stays in
-		// the buffers. Disk buffers deliver it at the next start.
-		log.Warn("stopped before the sinks took everything", "left", bufferedAttrs(outs))
-		runErr = nil
-	}
-	if runErr != nil {
-		m.Fail(runErr)
-	}
-	stopMetrics()
-	if err := waitMetrics(); err != nil && runErr == nil {
-		runErr = err
-	}
+	runErr = j.finish(runErr)
 
 	ks, kerr := live.Stats()
 	if err := live.Close(); err != nil {
