@@ -45,7 +45,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (root for the kernel differenti
 	done
 
 bench: ## run the Go benchmarks (median of 6) and print them
-	$(GO) test -run='^$$' -bench=. -benchmem -count=6 ./... | tee bench/latest.txt
+	$(MAKE) --no-print-directory build && set -o pipefail && $(GO) run ./bench/cmd/ayabench -ayaflow $(BIN) -out bench/results.json | tee bench/latest.txt
 
 lint: ## go vet
 	$(GO) vet ./...

@@ -31,8 +31,10 @@ type Buffer interface {
 	// wrapping ErrFull at once. A record larger than Options.MaxRecordSize
 	// is dropped, counted, and reported with ErrTooLarge in both modes.
 	//
-	// A nil error means the record is written, not that it is durable: see
-	// WaitDurable.
+	// A nil error means the record is accepted, not that it is durable:
+	// see WaitDurable. With Options.Sync = SyncAlways a disk buffer returns
+	// only once the record is durable (on a full disk, once space returns
+	// or ctx ends).
 	Append(ctx context.Context, rec []byte) (id uint64, err error)
 
 	// WaitDurable blocks until record id survives a crash, ctx ends, or the

@@ -297,6 +297,15 @@ func TestRecoveryCases(t *testing.T) {
 			ids(1, 2), 3, Stats{}, []finding{
 				{"00000000000000000000.seg", -1, false}, {"00000000000000000009.seg", -1, false},
 				{"00001.seg", -1, false}, {"notes.txt", -1, false}}},
+		{"the buffer identity file is the buffer's own",
+			func(t *testing.T, dir string) {
+				writeSegment(t, dir, 1, ids(1, 2)...)
+				writeCursorFile(t, dir, 0)
+				if _, err := DirID(dir); err != nil {
+					t.Fatal(err)
+				}
+			},
+			ids(1, 2), 3, Stats{}, nil},
 		{"a zero-length last segment is removed",
 			func(t *testing.T, dir string) {
 				writeSegment(t, dir, 1, ids(1, 3)...)

@@ -26,8 +26,8 @@ import (
 // or after touching recovery, runs at least 200 cycles and 10 million
 // records:
 //
-//	go test -run TestCrashRecovery -buffer.long -timeout 60m ./buffer/
-//	AYAFLOW_BUFFER_LONG=1 go test -run TestCrashRecovery -timeout 60m ./buffer/
+//	go test ./buffer/ -run TestCrashRecovery -timeout 60m -v -buffer.long
+//	AYAFLOW_BUFFER_LONG=1 go test -run TestCrashRecovery -timeout 60m -v ./buffer/
 var longMode = flag.Bool("buffer.long", os.Getenv("AYAFLOW_BUFFER_LONG") == "1",
 	"run the crash test's long mode (200+ cycles, 10M+ records)")
 

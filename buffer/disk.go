@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,9 +28,15 @@ type Disk struct {
 
 	// Lock order: wsem, then syncMu, then mu. rmu is taken alone or
 	// before mu.
-	wsem   chan struct{} // held by the one appending; a semaphore so a blocked Append can give up
-	wbuf   []byte        // frame being written, under wsem
-	syncMu sync.Mutex    // fsyncs, cursor writes, segment removal and sealing
+
+	// The writer, under wsem: a semaphore, so a waiting Append can give up.
+	wsem    chan struct{}
+	whdr    [frameHeaderSize]byte // frame header being written
+	wvec    [][]byte              // what one pwritev writes
+	stage   []byte                // tail and frame, copied together for one aligned write
+	tail    []byte                // the active segment's bytes after its last page boundary
+	flushed int64                 // bytes of the active segment in the file
+	syncMu  sync.Mutex            // fsyncs, cursor writes, segment removal and sealing
 
 	mu        sync.Mutex
 	changed   chan struct{} // closed and replaced whenever state moves on
@@ -44,12 +49,15 @@ type Disk struct {
 	durOff    int64  // ... and offset in it
 	acked     uint64
 	cursorID  uint64
-	bytes     int64
-	unsynced  int64
-	closed    bool // no new operations
-	shut      bool // Close finished
-	failErr   error
-	st        Stats
+	// cursorStale: the cursor file is missing or unreadable; write it at
+	// the next sync even if nothing was acknowledged.
+	cursorStale bool
+	bytes       int64
+	unsynced    int64
+	closed      bool // no new operations
+	shut        bool // Close finished
+	failErr     error
+	st          Stats
 
 	kickData chan struct{} // SyncBytes reached: fsync now
 	kickFree chan struct{} // an ack passed a segment's end, or an append waits for room: write the cursor and free segments now
@@ -67,7 +75,7 @@ type Disk struct {
 
 type segment struct {
 	first uint64
-	size  int64    // bytes written, under mu
+	size  int64    // bytes appended (for the active segment, some may be in Disk.tail only), under mu
 	f     fsx.File // write handle while active
 }
 
@@ -113,200 +121,6 @@ func openFS(fsys fsx.FS, dir string, opts Options, log *slog.Logger) (*Disk, err
 	return b, nil
 }
 
-// Append implements Buffer.
-func (b *Disk) Append(ctx context.Context, rec []byte) (uint64, error) {
-	if len(rec) > b.opts.MaxRecordSize {
-		b.mu.Lock()
-		b.st.Dropped.TooLarge++
-		b.mu.Unlock()
-		return 0, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(rec), b.opts.MaxRecordSize)
-	}
-	select {
-	case b.wsem <- struct{}{}:
-	case <-b.quit:
-		return 0, ErrClosed
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-	id, err := b.append(ctx, rec)
-	<-b.wsem
-	if err != nil {
-		return 0, err
-	}
-	if b.opts.Sync == SyncAlways {
-		if err := b.syncData(); err != nil {
-			return 0, err
-		}
-	}
-	return id, nil
-}
-
-// append writes one record, waiting for room in block mode. Under wsem.
-func (b *Disk) append(ctx context.Context, rec []byte) (uint64, error) {
-	frame := int64(frameHeaderSize + len(rec))
-	for {
-		b.mu.Lock()
-		if err := b.usableLocked(); err != nil {
-			b.mu.Unlock()
-			return 0, err
-		}
-		if b.nextID == math.MaxUint64 {
-			b.mu.Unlock()
-			return 0, ErrIDsExhausted
-		}
-		rotate := b.active == nil || (b.active.size+frame > b.opts.SegmentSize && b.active.size > segmentHeaderSize)
-		need := frame
-		if rotate {
-			need += segmentHeaderSize
-		}
-		room := b.bytes+need <= b.opts.MaxSize
-		ch := b.changed
-		b.mu.Unlock()
-
-		var err error
-		if room {
-			if rotate {
-				err = b.rotate()
-			}
-			if err == nil {
-				var id uint64
-				if id, err = b.writeFrame(rec); err == nil {
-					return id, nil
-				}
-			}
-			if !isNoSpace(err) {
-				return 0, err
-			}
-		}
-		if b.opts.WhenFull == WhenFullDropNewest {
-			b.mu.Lock()
-			if err != nil {
-				b.st.Dropped.DiskFull++
-			} else {
-				b.st.Dropped.Full++
-			}
-			b.mu.Unlock()
-			if err != nil {
-				return 0, fmt.Errorf("%w: %w", ErrFull, err)
-			}
-			return 0, fmt.Errorf("%w: %d of %d bytes used", ErrFull, b.Stats().Bytes, b.opts.MaxSize)
-		}
-		kick(b.kickFree) // free acknowledged segments now
-		var retry *time.Timer
-		var retryC <-chan time.Time
-		if err != nil {
-			retry = time.NewTimer(b.opts.RetryInterval)
-			retryC = retry.C
-		}
-		select {
-		case <-ch:
-		case <-retryC:
-		case <-ctx.Done():
-		}
-		if retry != nil {
-			retry.Stop()
-		}
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-	}
-}
-
-func (b *Disk) usableLocked() error {
-	switch {
-	case b.failErr != nil:
-		return b.failErr
-	case b.closed:
-		return ErrClosed
-	}
-	return nil
-}
-
-// writeFrame writes one frame to the active segment. Under wsem.
-func (b *Disk) writeFrame(rec []byte) (uint64, error) {
-	b.mu.Lock()
-	id, seg := b.nextID, b.active
-	b.mu.Unlock()
-	b.wbuf = appendFrame(b.wbuf[:0], id, rec)
-	n, err := seg.f.Write(b.wbuf)
-	if err != nil {
-		if n > 0 {
-			// Never leave a partial frame to append after.
-			if terr := seg.f.Truncate(seg.size); terr != nil {
-				return 0, b.fail(fmt.Errorf("truncate partial write in segment %s: %w (after %w)", segmentName(seg.first), terr, err))
-			}
-		}
-		if isNoSpace(err) {
-			return 0, err
-		}
-		return 0, b.fail(fmt.Errorf("write segment %s: %w", segmentName(seg.first), err))
-	}
-	b.mu.Lock()
-	seg.size += int64(n)
-	b.bytes += int64(n)
-	b.unsynced += int64(n)
-	b.lastID, b.nextID = id, id+1
-	b.st.Appended++
-	b.st.AppendedBytes += uint64(len(rec))
-	full := b.unsynced >= b.opts.SyncBytes
-	b.mu.Unlock()
-	if full {
-		kick(b.kickData)
-	}
-	return id, nil
-}
-
-// rotate seals the active segment (fsync, so a sealed segment is always
-// complete on disk) and starts a new one named for the next id. Under wsem,
-// or during Open.
-func (b *Disk) rotate() error {
-	b.mu.Lock()
-	first, old := b.nextID, b.active
-	b.mu.Unlock()
-	name := segmentName(first)
-	path := filepath.Join(b.dir, name)
-	f, err := b.fs.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("create segment %s: %w", name, err)
-	}
-	if _, err := f.Write(appendSegmentHeader(nil, first)); err != nil {
-		f.Close()
-		_ = b.fs.Remove(path)
-		return fmt.Errorf("write segment header %s: %w", name, err)
-	}
-
-	b.syncMu.Lock()
-	defer b.syncMu.Unlock()
-	if old != nil {
-		if err := old.f.Sync(); err != nil {
-			f.Close()
-			return b.fail(&fsyncError{what: filepath.Join(b.dir, segmentName(old.first)), err: err})
-		}
-	}
-	if err := b.fs.SyncDir(b.dir); err != nil {
-		f.Close()
-		return b.fail(&fsyncError{what: b.dir, err: err})
-	}
-	b.mu.Lock()
-	if old != nil {
-		b.durSeg, b.durOff, b.durableID = old.first, old.size, b.lastID
-		old.f.Close()
-		old.f = nil
-	}
-	s := &segment{first: first, size: segmentHeaderSize, f: f}
-	if n := len(b.segs); n > 0 && b.segs[n-1].first == first {
-		b.segs[n-1] = s // an empty segment left by a failed earlier attempt
-	} else {
-		b.segs = append(b.segs, s)
-	}
-	b.active = s
-	b.bytes += segmentHeaderSize
-	b.unsynced = segmentHeaderSize
-	b.notifyLocked()
-	b.mu.Unlock()
-	return nil
-}
-
 func isNoSpace(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
@@ -344,9 +158,7 @@ func (b *Disk) syncLoop() {
 		case <-b.quit:
 			return
 		case <-t.C:
-			if err := b.syncData(); err == nil {
-				_ = b.syncCursor()
-			}
+			_ = b.Sync()
 		case <-b.kickData:
 			_ = b.syncData()
 		case <-b.kickFree:
@@ -360,41 +172,13 @@ func (b *Disk) syncLoop() {
 	}
 }
 
-// syncData fsyncs the active segment and moves the durable mark to what
-// that covered.
-func (b *Disk) syncData() error {
-	b.syncMu.Lock()
-	defer b.syncMu.Unlock()
-	b.mu.Lock()
-	if b.failErr != nil {
-		defer b.mu.Unlock()
-		return b.failErr
-	}
-	s := b.active
-	if s == nil || b.lastID == b.durableID {
-		b.mu.Unlock()
-		return nil
-	}
-	f, size, last, unsynced := s.f, s.size, b.lastID, b.unsynced
-	b.mu.Unlock()
-	if err := f.Sync(); err != nil {
-		return b.fail(&fsyncError{what: filepath.Join(b.dir, segmentName(s.first)), err: err})
-	}
-	b.mu.Lock()
-	b.durSeg, b.durOff, b.durableID = s.first, size, last
-	b.unsynced -= unsynced
-	b.notifyLocked()
-	b.mu.Unlock()
-	return nil
-}
-
 // syncCursor writes the cursor if the acknowledgement moved, then removes
 // the segments acknowledged past their end.
 func (b *Disk) syncCursor() error {
 	b.syncMu.Lock()
 	defer b.syncMu.Unlock()
 	b.mu.Lock()
-	acked, write := b.acked, b.acked != b.cursorID
+	acked, write := b.acked, b.acked != b.cursorID || b.cursorStale
 	b.mu.Unlock()
 	var err error
 	if write {
@@ -424,7 +208,7 @@ func (b *Disk) writeCursor(acked uint64) error {
 		return b.fail(err)
 	case err == nil:
 		b.mu.Lock()
-		b.cursorID = acked
+		b.cursorID, b.cursorStale = acked, false
 		b.mu.Unlock()
 	}
 	return err
@@ -455,10 +239,15 @@ func (b *Disk) removeAcked(acked uint64) bool {
 // Sync makes every appended record durable and writes the cursor now,
 // without waiting for the group interval.
 func (b *Disk) Sync() error {
-	if err := b.syncData(); err != nil {
+	err := b.syncData()
+	if err != nil && !isNoSpace(err) {
 		return err
 	}
-	return b.syncCursor()
+	// Out of space, the tail waits; acknowledged segments still go.
+	if cerr := b.syncCursor(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // WaitDurable implements Buffer.
@@ -677,7 +466,10 @@ func (b *Disk) Close() error {
 	b.rmu.Lock()         // no Read is reading
 	defer b.rmu.Unlock()
 
-	err := b.syncData()
+	err := b.flush()
+	if err == nil {
+		err = b.fsyncTo(b.syncPoint())
+	}
 	if cerr := b.syncCursor(); err == nil {
 		err = cerr
 	}

@@ -21,6 +21,7 @@
 //	00000000000000004097.seg   20 decimal digits, so names sort like ids
 //	cursor                     the last acknowledged id
 //	cursor.tmp                 only while the cursor is being replaced
+//	buffer-id                  the buffer's identity (see DirID)
 //
 // # Segment format
 //
@@ -48,9 +49,14 @@
 //
 // # Durability
 //
-// Appends are written at once (write(2) per record) and made durable by a
-// group fsync, every Options.SyncInterval or sooner after Options.SyncBytes,
-// or before Append returns with Options.Sync = SyncAlways. A record is
+// Appends are written in page-aligned pieces: each write starts and ends on
+// a 4 KiB boundary, and the bytes after the last boundary (less than a
+// page) wait in memory for the next append or the next group sync, which
+// writes them; the next write rewrites those same bytes from the page
+// boundary. (Unaligned writes cost the page cache about 1.7 times as much.)
+// Records are made durable by a group fsync, every Options.SyncInterval or
+// sooner after Options.SyncBytes, or before Append returns with
+// Options.Sync = SyncAlways. A record is
 // durable only after the fsync that covers it; only durable records are
 // handed to the reader, so a sink never delivers a record a crash could
 // take back. Before a new segment is used, the previous one is fsynced
@@ -67,7 +73,8 @@
 // again to recover from what is on disk. Out of space (ENOSPC, EDQUOT) is
 // not an error but "full": a partial write is truncated away, and the
 // append waits (block) or is dropped and counted (drop_newest) until space
-// returns.
+// returns. Records already accepted whose bytes are still in memory stay
+// there, not yet durable, until a sync can write them.
 //
 // # Limits
 //

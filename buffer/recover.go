@@ -26,7 +26,7 @@ func (b *Disk) recover() error {
 			continue
 		}
 		switch name {
-		case cursorName:
+		case cursorName, idFile, idFile + ".tmp": // the identity is DirID's
 		case cursorTmpName:
 			// A cursor write cut short by a crash; the rename never happened.
 			if err := b.fs.Remove(filepath.Join(b.dir, name)); err != nil {
@@ -47,6 +47,7 @@ func (b *Disk) recover() error {
 		return fmt.Errorf("read cursor: %w", err)
 	}
 	next := uint64(1)
+	b.cursorStale = !haveCursor
 	if haveCursor {
 		next = max(next, satInc(cursor))
 		b.cursorID = cursor

@@ -85,6 +85,13 @@ func appendFrame(dst []byte, id uint64, payload []byte) []byte {
 	return dst
 }
 
+// putFrameHeader fills h (16 bytes) for a record of id and payload p.
+func putFrameHeader(h []byte, id uint64, p []byte) {
+	binary.LittleEndian.PutUint32(h[0:4], uint32(len(p)))
+	binary.LittleEndian.PutUint64(h[8:16], id)
+	binary.LittleEndian.PutUint32(h[4:8], frameCRC(h, p))
+}
+
 // frameCRC is the checksum of a frame with header h and payload p.
 func frameCRC(h, p []byte) uint32 {
 	c := crc32.Update(0, castagnoli, h[0:4])

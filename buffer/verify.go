@@ -177,7 +177,7 @@ func scanSink(fsys fsx.FS, dir, sink string) (SinkReport, error) {
 			continue
 		}
 		switch name {
-		case cursorName:
+		case cursorName, idFile, idFile + ".tmp": // the identity is DirID's
 		case cursorTmpName:
 			note(name, false, "leftover of an interrupted cursor write; Open removes it")
 		default:

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +26,8 @@ import (
 )
 
 // Flags shared by ship and replay. Each one fills a field of config.Config
-// and can also be set through its AYAFLOW_* environment variable.
+// and can also be set through its AYAFLOW_* environment variable and, at
+// its config.Keys path, in the --config file.
 func outputFlags() []cli.Flag {
 	flags := commonFlags()
 	flags = append(flags, fileFlags()...)
@@ -34,6 +38,8 @@ func outputFlags() []cli.Flag {
 func commonFlags() []cli.Flag {
 	d := config.Default()
 	return []cli.Flag{
+		&cli.StringFlag{Name: "config", EnvVars: []string{"AYAFLOW_CONFIG"}, TakesFile: true,
+			Usage: "read settings from this YAML `FILE`; flags and AYAFLOW_* variables override it (ayaflow config example shows every key)"},
 		&cli.StringSliceFlag{Name: "sink", Value: cli.NewStringSlice(d.Output.Sinks...), EnvVars: []string{"AYAFLOW_SINK"},
 			Usage: "where events go: stdout, file, kafka or nats (repeat for several sinks, each with its own buffer)"},
 		&cli.IntFlag{Name: "batch-bytes", Value: d.Output.BatchBytes, EnvVars: []string{"AYAFLOW_BATCH_BYTES"},
@@ -89,9 +95,17 @@ func commonFlags() []cli.Flag {
 	}
 }
 
-// loadConfig fills the config model from defaults and the parsed flags
-// (which already merged their environment variables) and validates it.
+// loadConfig fills the config model and validates it. Each setting comes
+// from its flag or AYAFLOW_* variable when either is set (urfave/cli has
+// merged the variables into the flags, and a flag wins over its variable),
+// else from the --config file, else from its default. The file's settings
+// become the values of the flags that are not set, so the sinks' option
+// builders, which read the flags, see them too.
 func loadConfig(c *cli.Context) (config.Config, error) {
+	fromFile, err := applyConfigFile(c)
+	if err != nil {
+		return config.Default(), err
+	}
 	cfg := config.Default()
 	cfg.Output.Sinks = splitList(c.StringSlice("sink"))
 	cfg.Output.BatchBytes = c.Int("batch-bytes")
@@ -124,15 +138,10 @@ func loadConfig(c *cli.Context) (config.Config, error) {
 		}
 		cfg.Capture.FilterPorts = append(cfg.Capture.FilterPorts, uint16(n))
 	}
-	protoNames := map[string]uint8{"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58, "ipv6-icmp": 58, "sctp": 132, "gre": 47}
 	for _, v := range splitList(c.StringSlice("filter-proto")) {
-		p, ok := protoNames[strings.ToLower(v)]
-		if !ok {
-			n, err := strconv.ParseUint(v, 10, 8)
-			if err != nil {
-				return cfg, fmt.Errorf("--filter-proto %q is not tcp, udp, icmp, icmpv6, sctp, gre or a protocol number", v)
-			}
-			p = uint8(n)
+		p, err := config.ParseProtocol(v)
+		if err != nil {
+			return cfg, fmt.Errorf("--filter-proto: %w", err)
 		}
 		cfg.Capture.FilterProtocols = append(cfg.Capture.FilterProtocols, p)
 	}
@@ -187,31 +196,195 @@ func loadConfig(c *cli.Context) (config.Config, error) {
 		cfg.Capture.RingBytes = c.Int("ring-bytes")
 		cfg.Capture.PollInterval = c.Duration("poll-interval")
 	}
+	cfg.Kafka = kafkaConfig(c)
+	cfg.NATS = natsConfig(c)
+	cfg.File = fileConfig(c)
 	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("invalid configuration: %w", err)
+		return cfg, describeProblems(err, c.String("config"), fromFile)
 	}
 	return cfg, nil
 }
 
-// parseSize parses a byte size such as 4096, 64KiB, 256MiB or 1GiB (KB, MB
-// and GB are read as the binary units too).
-func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}} {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
-			break
+// applyConfigFile reads the --config file, if any, and gives each of its
+// settings to its flag, unless the flag or its variable is set. A secret,
+// which has no flag, goes to its environment variable unless that is set.
+// Settings of flags the command lacks (ship's capture.interfaces, for
+// replay) are left out. It returns the paths of the settings it applied.
+func applyConfigFile(c *cli.Context) (map[string]bool, error) {
+	name := c.String("config")
+	if name == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("config %s: %w", name, err)
+	}
+	file, set, err := config.Decode(data, os.LookupEnv)
+	if err != nil {
+		return nil, inFile(name, err)
+	}
+	applied := map[string]bool{}
+	for _, path := range set {
+		k, _ := config.LookupKey(path)
+		vals := k.Values(&file)
+		switch {
+		case k.Env != "":
+			if os.Getenv(k.Env) != "" {
+				continue
+			}
+			if err := os.Setenv(k.Env, vals[0]); err != nil {
+				return nil, fmt.Errorf("config %s: %s: %v", name, path, err)
+			}
+		case !hasFlag(c.Command, k.Flag) || c.IsSet(k.Flag):
+			continue
+		default:
+			for _, v := range vals {
+				if err := c.Set(k.Flag, v); err != nil {
+					return nil, fmt.Errorf("config %s: %s: %v", name, path, err)
+				}
+			}
+		}
+		applied[path] = true
+	}
+	return applied, nil
+}
+
+func hasFlag(cmd *cli.Command, name string) bool {
+	if cmd == nil {
+		return false
+	}
+	for _, f := range cmd.Flags {
+		if slices.Contains(f.Names(), name) {
+			return true
 		}
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("%q is not a size (examples: 4096, 64KiB, 256MiB, 1GiB)", s)
+	return false
+}
+
+// inFile puts "config FILE: " before each of a file's problems.
+func inFile(name string, err error) error {
+	var errs config.Errors
+	if !errors.As(err, &errs) {
+		return fmt.Errorf("config %s: %w", name, err)
 	}
-	return n * mult, nil
+	lines := make([]string, len(errs))
+	for i, fe := range errs {
+		lines[i] = "config " + name + ": " + fe.Error()
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+// describeProblems names where each problem's setting came from: the
+// config file, or else a flag, a variable or a default.
+func describeProblems(err error, name string, fromFile map[string]bool) error {
+	var errs config.Errors
+	if !errors.As(err, &errs) {
+		return fmt.Errorf("invalid configuration: %w", err)
+	}
+	lines := make([]string, len(errs))
+	for i, fe := range errs {
+		if k, ok := config.KeyOf(fe.Path); ok && fromFile[k.Path] {
+			lines[i] = "config " + name + ": " + fe.Error()
+		} else {
+			lines[i] = "invalid configuration: " + fe.Error()
+		}
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+// kafkaConfig, natsConfig and fileConfig read the sinks' sections of the
+// model from the flags, as kafkaOptions, natsOptions and fileOptions do
+// (a test holds them together), so that Validate names their problems by
+// path. The secrets come from the environment, as the sinks take them.
+func kafkaConfig(c *cli.Context) config.Kafka {
+	k := config.Kafka{
+		Brokers:           splitList(c.StringSlice("kafka-brokers")),
+		Topic:             c.String("kafka-topic"),
+		NoCreateTopics:    !c.Bool("kafka-create-topics"),
+		Partitions:        c.Int("kafka-partitions"),
+		ReplicationFactor: c.Int("kafka-replication-factor"),
+		Compression:       c.String("kafka-compression"),
+		RequiredAcks:      c.String("kafka-acks"),
+		BatchSize:         c.Int("kafka-batch-size"),
+		BatchBytes:        c.Int64("kafka-batch-bytes"),
+		BatchTimeout:      c.Duration("kafka-batch-timeout"),
+		WriteTimeout:      c.Duration("kafka-write-timeout"),
+		RequestTimeout:    c.Duration("kafka-request-timeout"),
+		DialTimeout:       c.Duration("kafka-dial-timeout"),
+		MaxAttempts:       c.Int("kafka-max-attempts"),
+		BackoffMin:        c.Duration("kafka-backoff-min"),
+		BackoffMax:        c.Duration("kafka-backoff-max"),
+		ClientID:          c.String("kafka-client-id"),
+		TLS: config.KafkaTLS{
+			Enable:             c.Bool("kafka-tls"),
+			CAFile:             c.String("kafka-tls-ca"),
+			CertFile:           c.String("kafka-tls-cert"),
+			KeyFile:            c.String("kafka-tls-key"),
+			InsecureSkipVerify: c.Bool("kafka-tls-insecure"),
+			ServerName:         c.String("kafka-tls-server-name"),
+		},
+		SASL: config.KafkaSASL{
+			Mechanism:    c.String("kafka-sasl-mechanism"),
+			Username:     c.String("kafka-sasl-username"),
+			PasswordFile: c.String("kafka-sasl-password-file"),
+		},
+	}
+	if k.SASL.Mechanism != "" {
+		k.SASL.Password = config.Secret(os.Getenv("AYAFLOW_KAFKA_SASL_PASSWORD"))
+	}
+	return k
+}
+
+func natsConfig(c *cli.Context) config.NATS {
+	return config.NATS{
+		URL:          c.String("nats-url"),
+		Subject:      c.String("nats-subject"),
+		JetStream:    c.Bool("nats-jetstream"),
+		PerEvent:     c.Bool("nats-per-event"),
+		Name:         c.String("nats-name"),
+		CredsFile:    c.String("nats-creds"),
+		NKeyFile:     c.String("nats-nkey"),
+		TokenFile:    c.String("nats-token-file"),
+		Token:        config.Secret(strings.TrimSpace(os.Getenv(envNATSToken))),
+		User:         c.String("nats-user"),
+		PasswordFile: c.String("nats-password-file"),
+		Password:     config.Secret(os.Getenv(envNATSPassword)),
+		TLS: config.NATSTLS{
+			CAFile:             c.String("nats-tls-ca"),
+			CertFile:           c.String("nats-tls-cert"),
+			KeyFile:            c.String("nats-tls-key"),
+			InsecureSkipVerify: c.Bool("nats-tls-insecure"),
+		},
+		ReconnectWait:  c.Duration("nats-reconnect-wait"),
+		MaxReconnects:  c.Int("nats-max-reconnects"),
+		ConnectTimeout: c.Duration("nats-connect-timeout"),
+		AckTimeout:     c.Duration("nats-ack-timeout"),
+		MaxPending:     c.Int("nats-max-pending"),
+	}
+}
+
+func fileConfig(c *cli.Context) config.File {
+	return config.File{
+		Path:        c.String("file-path"),
+		RotateBytes: c.Int64("file-rotate-bytes"),
+		RotateAge:   c.Duration("file-rotate-age"),
+		MaxFiles:    c.Int("file-max-files"),
+		Compression: c.String("file-compression"),
+		Fsync:       c.String("file-fsync"),
+	}
+}
+
+// parseSize parses a positive byte size such as 4096, 64KiB, 256MiB or
+// 1GiB (KB, MB and GB are read as the binary units too).
+func parseSize(s string) (int64, error) {
+	n, err := config.ParseSize(s)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("%q is not a size (examples: 4096, 64KiB, 256MiB, 1GiB)", s)
+	}
+	return n, err
 }
 
 // splitList accepts both repeated flags and comma-separated values.

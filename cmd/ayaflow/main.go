@@ -63,6 +63,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			shipCommand(stdout, stderr),
 			replayCommand(stdout, stderr),
+			bufferCommand(stdout, stderr),
+			validateCommand(stdout, stderr), configCommand(stdout),
+			tapCommand(stdout, stderr),
+			topCommand(stdout, stderr),
+			forwardCommand(stdout, stderr),
 		},
 	}
 }

@@ -127,3 +127,10 @@ func (f *injectFile) Truncate(size int64) error {
 	}
 	return f.File.Truncate(size)
 }
+
+func (f *injectFile) WritevAt(bufs [][]byte, off int64) (int, error) {
+	if err := f.x.check(Call{Op: OpWrite, Path: f.Name(), Handle: f.h}); err != nil {
+		return 0, &fs.PathError{Op: "write", Path: f.Name(), Err: err}
+	}
+	return f.File.WritevAt(bufs, off)
+}

@@ -346,6 +346,18 @@ func (f *memFile) Write(p []byte) (int, error) {
 	return n, err
 }
 
+func (f *memFile) WritevAt(bufs [][]byte, off int64) (int, error) {
+	f.m.mu.Lock()
+	saved, flag := f.off, f.flag
+	f.off, f.flag = off, flag&^os.O_APPEND
+	f.m.mu.Unlock()
+	n, err := f.Write(bytes.Join(bufs, nil))
+	f.m.mu.Lock()
+	f.off, f.flag = saved, flag
+	f.m.mu.Unlock()
+	return n, err
+}
+
 func (f *memFile) Read(p []byte) (int, error) {
 	n, err := f.ReadAt(p, f.off)
 	f.m.mu.Lock()
