@@ -19,6 +19,8 @@ type Config struct {
 	Kafka Kafka `yaml:"kafka"`
 	NATS  NATS  `yaml:"nats"`
 	File  File  `yaml:"file"`
+	// Forward configures the forward sink (to an `ayaflow forward` gateway).
+	Forward Forward `yaml:"forward"`
 }
 
 // Names configures the passive name cache that puts source.domain and
@@ -117,7 +119,7 @@ func (o Output) BufferType(sink string) string {
 		return t
 	}
 	switch sink {
-	case "kafka", "nats":
+	case "kafka", "nats", "forward":
 		return "disk"
 	}
 	return "memory"
@@ -159,15 +161,16 @@ func Default() Config {
 			BufferWhenFull:  "block",
 			BufferSync:      "interval",
 		},
-		Log:   Log{Level: "info", Format: "text"},
-		Kafka: defaultKafka(),
-		NATS:  defaultNATS(),
-		File:  defaultFile(),
+		Log:     Log{Level: "info", Format: "text"},
+		Kafka:   defaultKafka(),
+		NATS:    defaultNATS(),
+		Forward: defaultForward(),
+		File:    defaultFile(),
 	}
 }
 
 // KnownSinks lists the sink names Validate accepts.
-var KnownSinks = []string{"stdout", "file", "kafka", "nats"}
+var KnownSinks = []string{"stdout", "file", "kafka", "nats", "forward"}
 
 // Validate reports every problem at once, each a *FieldError naming its
 // setting by its path in the file. The error is nil or an Errors.

@@ -182,6 +182,40 @@ func defaultKafka() Kafka {
 	}
 }
 
+// Forward configures the forward sink: batches sent to an `ayaflow
+// forward` gateway over HTTP/2 (mTLS) or NATS requests.
+type Forward struct {
+	// URL of the gateway, https://gateway:4443. Default: none.
+	URL string `yaml:"url"`
+	// Insecure allows an http:// URL (HTTP/2 without TLS), for tests.
+	// Default: false.
+	Insecure bool `yaml:"insecure"`
+	// TLS CA, client certificate and key files, and the expected server
+	// name. Default: the system CAs, no client certificate, the URL's host.
+	TLSCA         string `yaml:"tls_ca"`
+	TLSCert       string `yaml:"tls_cert"`
+	TLSKey        string `yaml:"tls_key"`
+	TLSServerName string `yaml:"tls_server_name"`
+	// Timeout bounds each batch's request. Default: 30s.
+	Timeout time.Duration `yaml:"timeout"`
+	// NATSURL sends batches as NATS requests instead of HTTP/2. Default:
+	// none.
+	NATSURL string `yaml:"nats_url"`
+	// NATSSubject is the subject the gateways listen on. Default:
+	// ayaflow.forward.
+	NATSSubject string `yaml:"nats_subject"`
+	// NATS authentication files and user. Default: none.
+	NATSCreds        string `yaml:"nats_creds"`
+	NATSNKey         string `yaml:"nats_nkey"`
+	NATSTokenFile    string `yaml:"nats_token_file"`
+	NATSUser         string `yaml:"nats_user"`
+	NATSPasswordFile string `yaml:"nats_password_file"`
+}
+
+func defaultForward() Forward {
+	return Forward{Timeout: 30 * time.Second, NATSSubject: "ayaflow.forward"}
+}
+
 func defaultNATS() NATS {
 	return NATS{
 		URL:            "nats://127.0.0.1:4222",

@@ -247,6 +247,21 @@ file:
   max_files: 3
   compression: zstd
   fsync: batch
+forward:
+  url: https://gw:4443
+  insecure: true
+  tls_ca: /fca.pem
+  tls_cert: /fcert.pem
+  tls_key: /fkey.pem
+  tls_server_name: gw.example
+  timeout: 9s
+  nats_url: nats://gwn:4222
+  nats_subject: edge.forward
+  nats_creds: /f.creds
+  nats_nkey: /f.nk
+  nats_token_file: /f.token
+  nats_user: edge
+  nats_password_file: /f.pw
 `
 
 func everyKeyEnv(t *testing.T) {

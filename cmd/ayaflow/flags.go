@@ -32,6 +32,7 @@ func outputFlags() []cli.Flag {
 	flags := commonFlags()
 	flags = append(flags, fileFlags()...)
 	flags = append(flags, kafkaFlags()...)
+	flags = append(flags, forwardFlags()...)
 	return append(flags, natsFlags()...)
 }
 
@@ -199,6 +200,7 @@ func loadConfig(c *cli.Context) (config.Config, error) {
 	cfg.Kafka = kafkaConfig(c)
 	cfg.NATS = natsConfig(c)
 	cfg.File = fileConfig(c)
+	cfg.Forward = forwardConfig(c)
 	if err := cfg.Validate(); err != nil {
 		return cfg, describeProblems(err, c.String("config"), fromFile)
 	}
@@ -336,6 +338,26 @@ func kafkaConfig(c *cli.Context) config.Kafka {
 		k.SASL.Password = config.Secret(os.Getenv("AYAFLOW_KAFKA_SASL_PASSWORD"))
 	}
 	return k
+}
+
+// forwardConfig reads the forward sink's flags into the model.
+func forwardConfig(c *cli.Context) config.Forward {
+	return config.Forward{
+		URL:              c.String("forward-url"),
+		Insecure:         c.Bool("forward-insecure"),
+		TLSCA:            c.String("forward-tls-ca"),
+		TLSCert:          c.String("forward-tls-cert"),
+		TLSKey:           c.String("forward-tls-key"),
+		TLSServerName:    c.String("forward-tls-server-name"),
+		Timeout:          c.Duration("forward-timeout"),
+		NATSURL:          c.String("forward-nats-url"),
+		NATSSubject:      c.String("forward-nats-subject"),
+		NATSCreds:        c.String("forward-nats-creds"),
+		NATSNKey:         c.String("forward-nats-nkey"),
+		NATSTokenFile:    c.String("forward-nats-token-file"),
+		NATSUser:         c.String("forward-nats-user"),
+		NATSPasswordFile: c.String("forward-nats-password-file"),
+	}
 }
 
 func natsConfig(c *cli.Context) config.NATS {

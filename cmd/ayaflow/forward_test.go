@@ -634,3 +634,33 @@ func TestForwardConfigurationErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestOneBinaryIsTheAgentAndTheGateway ships a replay through the real
+// binary twice: as the edge agent (--sink forward, disk buffer) and as the
+// gateway (ayaflow forward). The gateway's stdout gets exactly the events
+// a replay to stdout gives.
+func TestOneBinaryIsTheAgentAndTheGateway(t *testing.T) {
+	capturePath := writeBigCapture(t, 3000)
+	want := fwdReplayEvents(t, capturePath)
+	addr := fwdFreeAddr(t)
+	var gwOut syncBuffer
+	gw := startFwdGateway(t, &gwOut, "--listen", addr, "--listen-insecure", "--sink", "stdout", "--data-dir", t.TempDir())
+
+	agentDir := t.TempDir()
+	_, stderr, code := runBin(t, "replay", capturePath, "--emit", "packet", "--sink", "forward",
+		"--forward-url", "http://"+addr, "--forward-insecure", "--data-dir", agentDir, "--log-level", "warn")
+	if code != 0 {
+		t.Fatalf("agent: exit %d: %s", code, stderr)
+	}
+	// The agent exits only after the gateway acknowledged every batch,
+	// that is after each was durable there; the gateway's delivery to its
+	// stdout follows. Stop it: SIGTERM delivers what its buffer holds.
+	gw.stop(t)
+	got := strings.Split(strings.TrimSpace(gwOut.String()), "\n")
+	if dups := fwdCompareEvents(t, want, got); dups != 0 {
+		t.Errorf("%d duplicate events through the gateway", dups)
+	}
+	if len(got) != len(want) {
+		t.Errorf("gateway wrote %d events, want %d", len(got), len(want))
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/ayaflow/ayaflow/pipeline"
 	"github.com/ayaflow/ayaflow/sinks"
 	"github.com/ayaflow/ayaflow/sinks/file"
+	"github.com/ayaflow/ayaflow/sinks/forward"
 	"github.com/ayaflow/ayaflow/sinks/kafka"
 	"github.com/ayaflow/ayaflow/sinks/nats"
 	"github.com/ayaflow/ayaflow/sinks/stdout"
@@ -42,6 +43,12 @@ func openSink(name string, c *cli.Context, out io.Writer, log *slog.Logger) (sin
 			return nil, err
 		}
 		return nats.New(opts, log.With("sink", name))
+	case "forward":
+		opts, err := forwardOptions(c)
+		if err != nil {
+			return nil, err
+		}
+		return forward.New(opts, log.With("sink", name))
 	}
 	return nil, fmt.Errorf("unknown sink %q", name)
 }

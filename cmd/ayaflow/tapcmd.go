@@ -79,7 +79,7 @@ func tapCommand(stdout, stderr io.Writer) *cli.Command {
 			if err != nil {
 				return cli.Exit(err.Error(), 2)
 			}
-			a, err := newAgent(c.String("agent"))
+			a, err := newAgentClient(c.String("agent"))
 			if err != nil {
 				return cli.Exit(err.Error(), 2)
 			}
@@ -92,7 +92,7 @@ func tapCommand(stdout, stderr io.Writer) *cli.Command {
 
 // runTap copies the agent's stream to stdout until ctx ends (exit 0), the
 // reader of stdout goes away (EPIPE, exit 0), or the agent stops.
-func runTap(ctx context.Context, a *agent, f tap.Filter, stdout, stderr io.Writer) error {
+func runTap(ctx context.Context, a *agentClient, f tap.Filter, stdout, stderr io.Writer) error {
 	body, err := a.openTap(ctx, f)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -159,7 +159,7 @@ func writeError(err error) error {
 }
 
 // agent is a client of a running agent's local endpoints.
-type agent struct {
+type agentClient struct {
 	addr string // as the user gave it, for messages
 	base string // http://host:port, no trailing slash
 	hc   *http.Client
@@ -167,7 +167,7 @@ type agent struct {
 
 // newAgent parses an address given as host:port, :port (loopback) or an
 // http URL.
-func newAgent(addr string) (*agent, error) {
+func newAgentClient(addr string) (*agentClient, error) {
 	raw := strings.TrimSpace(addr)
 	if raw == "" {
 		return nil, errors.New("--agent is empty (want host:port, e.g. " + metrics.DefaultAddr + ")")
@@ -183,7 +183,7 @@ func newAgent(addr string) (*agent, error) {
 		return nil, fmt.Errorf("--agent %q is not host:port (e.g. %s)", addr, metrics.DefaultAddr)
 	}
 	dialer := &net.Dialer{Timeout: 3 * time.Second}
-	return &agent{
+	return &agentClient{
 		addr: addr,
 		base: u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/"),
 		hc: &http.Client{Transport: &http.Transport{
@@ -197,7 +197,7 @@ func newAgent(addr string) (*agent, error) {
 }
 
 // get requests path; a non-200 answer is an error that says what to do.
-func (a *agent) get(ctx context.Context, path string, hdr http.Header) (*http.Response, error) {
+func (a *agentClient) get(ctx context.Context, path string, hdr http.Header) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+path, nil)
 	if err != nil {
 		return nil, err
@@ -226,7 +226,7 @@ func (a *agent) get(ctx context.Context, path string, hdr http.Header) (*http.Re
 }
 
 // openTap opens the agent's event stream with filter f.
-func (a *agent) openTap(ctx context.Context, f tap.Filter) (io.ReadCloser, error) {
+func (a *agentClient) openTap(ctx context.Context, f tap.Filter) (io.ReadCloser, error) {
 	path := tap.Path
 	if q := f.Query().Encode(); q != "" {
 		path += "?" + q
@@ -239,7 +239,7 @@ func (a *agent) openTap(ctx context.Context, f tap.Filter) (io.ReadCloser, error
 }
 
 // unreachable turns a failed request into one actionable line.
-func (a *agent) unreachable(err error) error {
+func (a *agentClient) unreachable(err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}

@@ -129,7 +129,7 @@ func refusedAddr(t *testing.T) string {
 }
 
 // waitFor polls cond until it holds, failing after a generous deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func pollUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
@@ -160,7 +160,7 @@ func startCLI(stdout io.Writer, args ...string) <-chan cliResult {
 	return done
 }
 
-func wait(t *testing.T, done <-chan cliResult) cliResult {
+func waitCLI(t *testing.T, done <-chan cliResult) cliResult {
 	t.Helper()
 	select {
 	case r := <-done:
@@ -177,12 +177,12 @@ func TestTapPrintsFilteredEventsUntilTheAgentStops(t *testing.T) {
 	// Repeated filters all hold, and one may contain a comma.
 	done := startCLI(nil, "tap", "--agent", addr, "-k", "dns", "-f", "domain=EXAMPLE", "-f", "port=53",
 		"-f", `"www.example.test","type":"A"`)
-	waitFor(t, "the tap to attach", func() bool { return hub.Subscribers() == 1 })
+	pollUntil(t, "the tap to attach", func() bool { return hub.Subscribers() == 1 })
 	for _, l := range [][]byte{tapPacket, tapDNS, tapOtherDNS} {
 		hub.Publish(l)
 	}
 	hub.Close()
-	r := wait(t, done)
+	r := waitCLI(t, done)
 	if r.code != 0 {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -199,7 +199,7 @@ func TestTapReportsDropsOnStderr(t *testing.T) {
 		w.Header().Set("Content-Type", tap.ContentType)
 		fmt.Fprintf(w, "%s{\"ayaflow_tap\":{\"dropped\":5}}\n%s{\"ayaflow_tap\":{\"dropped\":5,\"closed\":true}}\n", tapPacket, tapDNS)
 	}))
-	r := wait(t, startCLI(nil, "tap", "--agent", addr))
+	r := waitCLI(t, startCLI(nil, "tap", "--agent", addr))
 	if r.code != 0 {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -216,19 +216,21 @@ func TestTapReportsDropsOnStderr(t *testing.T) {
 // brokenPipe is stdout after its reader left.
 type brokenPipe struct{}
 
-func (brokenPipe) Write([]byte) (int, error) { return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.EPIPE} }
+func (brokenPipe) Write([]byte) (int, error) {
+	return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.EPIPE}
+}
 
 func TestTapExitsZeroOnBrokenPipe(t *testing.T) {
 	var hub tap.Hub
 	addr := fakeAgent(t, hub.Handler())
 	done := startCLI(brokenPipe{}, "tap", "--agent", addr)
-	waitFor(t, "the tap to attach", func() bool { return hub.Subscribers() == 1 })
+	pollUntil(t, "the tap to attach", func() bool { return hub.Subscribers() == 1 })
 	hub.Publish(tapPacket)
-	r := wait(t, done)
+	r := waitCLI(t, done)
 	if r.code != 0 || r.stderr != "" {
 		t.Errorf("exit %d, stderr %q; want 0 and nothing", r.code, r.stderr)
 	}
-	waitFor(t, "the agent to notice the tap left", func() bool {
+	pollUntil(t, "the agent to notice the tap left", func() bool {
 		hub.Publish(tapPacket)
 		return hub.Subscribers() == 0
 	})
@@ -259,7 +261,7 @@ func TestTapAndTopErrors(t *testing.T) {
 			"ayaflow: top needs a terminal: pass --once for a plain-text snapshot\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := wait(t, startCLI(nil, tc.args...))
+			r := waitCLI(t, startCLI(nil, tc.args...))
 			if r.code != tc.code {
 				t.Errorf("exit %d, want %d", r.code, tc.code)
 			}
@@ -275,7 +277,7 @@ func TestTapAndTopErrors(t *testing.T) {
 
 func TestTopOncePrintsASnapshot(t *testing.T) {
 	addr := fakeAgent(t, streamingTap(tapPacket, tapDNS))
-	r := wait(t, startCLI(nil, "top", "--once", "--agent", addr, "--interval", "500ms"))
+	r := waitCLI(t, startCLI(nil, "top", "--once", "--agent", addr, "--interval", "500ms"))
 	if r.code != 0 {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -303,6 +305,22 @@ func TestTopOncePrintsASnapshot(t *testing.T) {
 	}
 }
 
+func TestTopOnceWithoutTapShowsTheRates(t *testing.T) {
+	older := fakeAgent(t, nil)
+	r := waitCLI(t, startCLI(nil, "top", "--once", "--agent", older, "--interval", "100ms"))
+	if r.code != 0 {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		"\ncapture ", "\nstdout ",
+		"tap: unavailable: the agent at " + older + " has no /tap endpoint",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("snapshot lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
 func regexpLine(s, pattern string) bool {
 	for l := range strings.Lines(s) {
 		if ok, _ := regexp.MatchString(pattern, l); ok {
@@ -314,8 +332,8 @@ func regexpLine(s, pattern string) bool {
 
 func TestTopRendersRates(t *testing.T) {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	mk := func(at time.Time, in, out, drops, sinkEvents float64) *scrape {
-		return &scrape{
+	mk := func(at time.Time, in, out, drops, sinkEvents float64) *topSample {
+		return &topSample{
 			at:     at,
 			stages: map[string]*stageCounts{"capture": {in: in, out: out, drops: drops, hasIn: true, hasOut: true}},
 			drops:  map[string]float64{"capture/ringbuf_full": drops},
@@ -389,7 +407,7 @@ func TestTapBinaryStopsOnSignalAndBrokenPipe(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		waitFor(t, "the tap to attach", func() bool { return hub.Subscribers() == 1 })
+		pollUntil(t, "the tap to attach", func() bool { return hub.Subscribers() == 1 })
 		hub.Publish(tapPacket)
 		line, err := bufio.NewReader(stdout).ReadString('\n')
 		if err != nil || line != string(tapPacket) {
@@ -413,9 +431,9 @@ func TestTapBinaryStopsOnSignalAndBrokenPipe(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		waitFor(t, "the tap to attach", func() bool { return hub.Subscribers() == 1 })
+		pollUntil(t, "the tap to attach", func() bool { return hub.Subscribers() == 1 })
 		// head exits after the first line; the tap sees EPIPE at a later write.
-		waitFor(t, "the tap to exit", func() bool {
+		pollUntil(t, "the tap to exit", func() bool {
 			hub.Publish(tapPacket)
 			return hub.Subscribers() == 0
 		})

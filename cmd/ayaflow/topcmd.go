@@ -50,7 +50,7 @@ func topCommand(stdout, stderr io.Writer) *cli.Command {
 			if every < 100*time.Millisecond {
 				return cli.Exit(fmt.Sprintf("--interval %s is too short (at least 100ms)", every), 2)
 			}
-			a, err := newAgent(c.String("agent"))
+			a, err := newAgentClient(c.String("agent"))
 			if err != nil {
 				return cli.Exit(err.Error(), 2)
 			}
@@ -71,7 +71,7 @@ func topCommand(stdout, stderr io.Writer) *cli.Command {
 
 // topOnce prints one snapshot: two scrapes every apart, and the tap's
 // events in between.
-func topOnce(ctx context.Context, a *agent, every time.Duration, stdout io.Writer) error {
+func topOnce(ctx context.Context, a *agentClient, every time.Duration, stdout io.Writer) error {
 	first, err := a.scrape(ctx)
 	if err != nil {
 		return err
@@ -109,7 +109,7 @@ func topOnce(ctx context.Context, a *agent, every time.Duration, stdout io.Write
 
 // topScreen runs the full-screen view until q, Ctrl-C or a signal, and
 // restores the terminal however it ends.
-func topScreen(ctx context.Context, a *agent, every time.Duration, in, out *os.File) error {
+func topScreen(ctx context.Context, a *agentClient, every time.Duration, in, out *os.File) error {
 	// An agent that is not there is one line, before the screen changes.
 	first, err := a.scrape(ctx)
 	if err != nil {
@@ -206,12 +206,12 @@ func topScreen(ctx context.Context, a *agent, every time.Duration, in, out *os.F
 }
 
 type scrapeResult struct {
-	s   *scrape
+	s   *topSample
 	err error
 }
 
 // pollMetrics scrapes the agent every interval until ctx ends.
-func pollMetrics(ctx context.Context, a *agent, every time.Duration, out chan<- scrapeResult) {
+func pollMetrics(ctx context.Context, a *agentClient, every time.Duration, out chan<- scrapeResult) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -235,7 +235,7 @@ func pollMetrics(ctx context.Context, a *agent, every time.Duration, out chan<- 
 }
 
 // scrape is one read of the agent's /metrics.
-type scrape struct {
+type topSample struct {
 	at      time.Time
 	version string
 	stages  map[string]*stageCounts
@@ -259,7 +259,7 @@ type sinkCounts struct {
 var stageOrder = []string{"capture", "enrich", "encode", "sink"}
 
 // scrape reads and parses the agent's /metrics.
-func (a *agent) scrape(ctx context.Context) (*scrape, error) {
+func (a *agentClient) scrape(ctx context.Context) (*topSample, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	resp, err := a.get(ctx, "/metrics", http.Header{"Accept": {string(expfmt.NewFormat(expfmt.TypeTextPlain))}})
@@ -276,8 +276,8 @@ func (a *agent) scrape(ctx context.Context) (*scrape, error) {
 }
 
 // parseScrape picks what top shows out of the metric families.
-func parseScrape(fams map[string]*dto.MetricFamily, at time.Time) *scrape {
-	s := &scrape{at: at, stages: map[string]*stageCounts{}, drops: map[string]float64{}, sinks: map[string]*sinkCounts{}}
+func parseScrape(fams map[string]*dto.MetricFamily, at time.Time) *topSample {
+	s := &topSample{at: at, stages: map[string]*stageCounts{}, drops: map[string]float64{}, sinks: map[string]*sinkCounts{}}
 	stage := func(name string) *stageCounts {
 		if s.stages[name] == nil {
 			s.stages[name] = &stageCounts{}
@@ -354,15 +354,15 @@ func parseScrape(fams map[string]*dto.MetricFamily, at time.Time) *scrape {
 type topView struct {
 	agent       string
 	every       time.Duration
-	prev, cur   *scrape // prev nil: no rates yet
-	err         error   // the last scrape failed
+	prev, cur   *topSample // prev nil: no rates yet
+	err         error      // the last scrape failed
 	talk        talkSnapshot
 	interactive bool
 }
 
 // rate is the per-second change of a counter between the two scrapes; a
 // counter that went down (the agent restarted) has no rate.
-func (v *topView) rate(get func(*scrape) (float64, bool)) string {
+func (v *topView) rate(get func(*topSample) (float64, bool)) string {
 	if v.prev == nil {
 		return "-"
 	}
@@ -372,7 +372,7 @@ func (v *topView) rate(get func(*scrape) (float64, bool)) string {
 	if !okA || !okB || dt <= 0 || b < a {
 		return "-"
 	}
-	return human((b - a) / dt)
+	return humanCount((b - a) / dt)
 }
 
 // render returns the screen's lines. width 0 means no truncation, height 0
@@ -401,30 +401,30 @@ func (v *topView) render(width, height int) []string {
 		if st == nil {
 			continue
 		}
-		in := func(s *scrape) (float64, bool) {
+		in := func(s *topSample) (float64, bool) {
 			x := s.stages[name]
 			return x.getIn()
 		}
-		out := func(s *scrape) (float64, bool) {
+		out := func(s *topSample) (float64, bool) {
 			x := s.stages[name]
 			return x.getOut()
 		}
-		drops := func(s *scrape) (float64, bool) {
+		drops := func(s *topSample) (float64, bool) {
 			if x := s.stages[name]; x != nil {
 				return x.drops, true
 			}
 			return 0, false
 		}
 		add("%-10s %10s %10s %10s %12s %12s %12s", name, v.rate(in), v.rate(out), v.rate(drops),
-			total(st.in, st.hasIn), total(st.out, st.hasOut), human(st.drops))
+			totalOrDash(st.in, st.hasIn), totalOrDash(st.out, st.hasOut), humanCount(st.drops))
 	}
 	add("")
 
 	add("%-16s %10s %10s %10s %10s %10s %10s %10s", "SINK", "EVENTS/s", "BATCHES/s", "RETRIES/s", "DROPPED", "BUFFER", "RECORDS", "REFUSED")
 	for _, name := range sortedKeys(v.cur.sinks) {
 		k := v.cur.sinks[name]
-		field := func(get func(*sinkCounts) float64) func(*scrape) (float64, bool) {
-			return func(s *scrape) (float64, bool) {
+		field := func(get func(*sinkCounts) float64) func(*topSample) (float64, bool) {
+			return func(s *topSample) (float64, bool) {
 				if x := s.sinks[name]; x != nil {
 					return get(x), true
 				}
@@ -433,16 +433,16 @@ func (v *topView) render(width, height int) []string {
 		}
 		buf, recs := "-", "-"
 		if k.hasBuffer {
-			buf, recs = bytesIEC(k.bufBytes), human(k.bufRecords)
+			buf, recs = bytesIEC(k.bufBytes), humanCount(k.bufRecords)
 			if k.bufMax > 0 {
 				buf += fmt.Sprintf(" %3.0f%%", 100*k.bufBytes/k.bufMax)
 			}
 		}
-		add("%-16s %10s %10s %10s %10s %10s %10s %10s", clip(name, 16),
+		add("%-16s %10s %10s %10s %10s %10s %10s %10s", clipRunes(name, 16),
 			v.rate(field(func(x *sinkCounts) float64 { return x.events })),
 			v.rate(field(func(x *sinkCounts) float64 { return x.batches })),
 			v.rate(field(func(x *sinkCounts) float64 { return x.retries })),
-			human(k.dropped), buf, recs, human(k.refused))
+			humanCount(k.dropped), buf, recs, humanCount(k.refused))
 	}
 	if len(v.cur.sinks) == 0 {
 		add("(no sinks reported)")
@@ -452,7 +452,7 @@ func (v *topView) render(width, height int) []string {
 	var drops []string
 	for _, key := range sortedKeys(v.cur.drops) {
 		if n := v.cur.drops[key]; n > 0 {
-			drops = append(drops, key+" "+human(n))
+			drops = append(drops, key+" "+humanCount(n))
 		}
 	}
 	if len(drops) == 0 {
@@ -473,7 +473,7 @@ func (v *topView) render(width, height int) []string {
 	if width > 0 {
 		lw = min(64, max(24, width-35))
 	}
-	row := func(label, a, b, c string) { add("%-*s %11s %10s %10s", lw, clip(label, lw), a, b, c) }
+	row := func(label, a, b, c string) { add("%-*s %11s %10s %10s", lw, clipRunes(label, lw), a, b, c) }
 	span := fmt.Sprintf("(last %s)", v.talk.span.Round(time.Second))
 	row("TOP TALKERS "+span, "BYTES/s", "BYTES", "PACKETS")
 	for _, t := range v.talk.talkers[:min(nTalk, len(v.talk.talkers))] {
@@ -481,7 +481,7 @@ func (v *topView) render(width, height int) []string {
 		if t.domain != "" {
 			who += " (" + t.domain + ")"
 		}
-		row(who, bytesIEC(float64(t.bytes)/v.talk.seconds()), bytesIEC(float64(t.bytes)), human(float64(t.packets)))
+		row(who, bytesIEC(float64(t.bytes)/v.talk.seconds()), bytesIEC(float64(t.bytes)), humanCount(float64(t.packets)))
 	}
 	if len(v.talk.talkers) == 0 {
 		add("(none)")
@@ -489,15 +489,15 @@ func (v *topView) render(width, height int) []string {
 	add("")
 	row("TOP NAMES "+span, "EVENTS/s", "EVENTS", "BYTES")
 	for _, n := range v.talk.names[:min(nName, len(v.talk.names))] {
-		row(n.name, human(float64(n.events)/v.talk.seconds()), human(float64(n.events)), bytesIEC(float64(n.bytes)))
+		row(n.name, humanCount(float64(n.events)/v.talk.seconds()), humanCount(float64(n.events)), bytesIEC(float64(n.bytes)))
 	}
 	if len(v.talk.names) == 0 {
 		add("(none)")
 	}
 	add("")
-	tapLine := fmt.Sprintf("tap: %s, %s events", v.talk.state, human(float64(v.talk.events)))
+	tapLine := fmt.Sprintf("tap: %s, %s events", v.talk.state, humanCount(float64(v.talk.events)))
 	if v.talk.dropped > 0 {
-		tapLine += fmt.Sprintf(", %s dropped by the agent (talkers and names are a sample)", human(float64(v.talk.dropped)))
+		tapLine += fmt.Sprintf(", %s dropped by the agent (talkers and names are a sample)", humanCount(float64(v.talk.dropped)))
 	}
 	add("%s", tapLine)
 
@@ -506,7 +506,7 @@ func (v *topView) render(width, height int) []string {
 	}
 	if width > 0 {
 		for i, l := range lines {
-			lines[i] = clip(l, width)
+			lines[i] = clipRunes(l, width)
 		}
 	}
 	return lines
@@ -526,11 +526,11 @@ func (x *stageCounts) getOut() (float64, bool) {
 	return x.out, x.hasOut
 }
 
-func total(v float64, ok bool) string {
+func totalOrDash(v float64, ok bool) string {
 	if !ok {
 		return "-"
 	}
-	return human(v)
+	return humanCount(v)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -543,7 +543,7 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // clip cuts s to n runes, marking the cut with '~'.
-func clip(s string, n int) string {
+func clipRunes(s string, n int) string {
 	if n <= 0 {
 		return ""
 	}
@@ -555,7 +555,7 @@ func clip(s string, n int) string {
 }
 
 // human writes a count or rate with a k/M/G suffix.
-func human(v float64) string {
+func humanCount(v float64) string {
 	switch a := math.Abs(v); {
 	case a >= 1e9:
 		return fmt.Sprintf("%.1fG", v/1e9)
@@ -623,7 +623,7 @@ func (t *talkers) attempted() { t.once.Do(func() { close(t.ready) }) }
 
 // follow reads the agent's /tap stream into t until ctx ends, reattaching
 // after a failure.
-func (t *talkers) follow(ctx context.Context, a *agent) {
+func (t *talkers) follow(ctx context.Context, a *agentClient) {
 	defer t.attempted()
 	for {
 		err := t.read(ctx, a)
@@ -651,7 +651,7 @@ func (t *talkers) setState(s string) {
 }
 
 // read attaches once and counts events until the stream or ctx ends.
-func (t *talkers) read(ctx context.Context, a *agent) error {
+func (t *talkers) read(ctx context.Context, a *agentClient) error {
 	body, err := a.openTap(ctx, tap.Filter{})
 	if err != nil {
 		return err

@@ -319,6 +319,9 @@ func benchLive(e *env) ([]Row, error) {
 		var without []float64
 		runs := map[string][]liveRun{}
 		bare := func() error {
+			if e.ctx.Err() != nil {
+				return e.ctx.Err()
+			}
 			r, err := f.run(l, e.dur, 50_000_000)
 			if err != nil {
 				return err

@@ -124,10 +124,7 @@ func run() int {
 	// (lab, ayaflow process, scratch files). A second one exits at once.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go func() { // ends with the process
-		<-ctx.Done()
-		stop()
-	}()
+	context.AfterFunc(ctx, stop) // after the first signal, the default action again
 
 	dir, err := os.MkdirTemp("/var/tmp", "ayabench-")
 	if err != nil {
