@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/ayaflow
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # Debian packages the build, the tests and the captures need.
-APT_PACKAGES := clang llvm libbpf-dev iproute2 ethtool tcpdump tshark dnsutils curl openssl kcat zstd util-linux systemd
+APT_PACKAGES := clang llvm libbpf-dev iproute2 ethtool tcpdump tshark dnsutils curl openssl kcat zstd util-linux systemd tmux
 
 .PHONY: help deps build run generate check-generate test test-short fuzz bench lint clean
 

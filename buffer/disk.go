@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -367,7 +368,11 @@ func (b *Disk) readNext() (Record, bool, error) {
 		if rd.f == nil {
 			if err := b.openForRead(seg, limit); err != nil {
 				var ce *CorruptionError
-				if !errors.As(err, &ce) {
+				switch {
+				case errors.Is(err, fs.ErrNotExist):
+					// Removed behind our back: its records are gone.
+					ce = &CorruptionError{Segment: seg.first, Offset: 0, Err: fmt.Errorf("%w: segment file missing", ErrTruncated)}
+				case !errors.As(err, &ce):
 					return Record{}, false, err
 				}
 				b.corrupt(ce)

@@ -576,4 +576,29 @@ func TestCloseMakesEverythingDurable(t *testing.T) {
 	}
 }
 
-var _ = filepath.Join
+
+
+func TestASegmentDeletedBehindTheBuffersBackIsSkipped(t *testing.T) {
+	dir := fastDir(t)
+	writeSegment(t, dir, 1, ids(1, 3)...)
+	writeSegment(t, dir, 4, ids(4, 6)...)
+	writeCursorFile(t, dir, 0)
+	b, err := Open(dir, Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := os.Remove(filepath.Join(dir, segmentName(1))); err != nil {
+		t.Fatal(err)
+	}
+	var got []uint64
+	for _, r := range readNow(t, b) {
+		got = append(got, r.ID)
+	}
+	if diff := cmp.Diff(ids(4, 6), got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if st := b.Stats(); st.CorruptSegments != 1 {
+		t.Errorf("CorruptSegments %d", st.CorruptSegments)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/ayaflow/ayaflow/event"
 	"github.com/ayaflow/ayaflow/flow"
 	"github.com/ayaflow/ayaflow/sinks"
+	"github.com/ayaflow/ayaflow/tap"
 )
 
 // Source yields packet records. Next, Interface and UnixNano are called
@@ -68,6 +69,9 @@ type Options struct {
 	// OnSend, when set, is told how long each successful sink write took
 	// (for a latency histogram). It is called from the delivery loops.
 	OnSend func(sink string, d time.Duration)
+	// Tap, when set, is offered every encoded event (a nil Hub costs
+	// nothing): the live view of `ayaflow tap` and `ayaflow top`.
+	Tap *tap.Hub
 	// SampleRate is written on every event when the capture kept 1 packet
 	// in SampleRate. 0 or 1: no sampling.
 	SampleRate uint32
@@ -268,7 +272,7 @@ func captureLoop(ctx context.Context, src Source, outs []Output, opts Options, c
 		rec     capture.Record
 		ev      event.Event
 		extra   []event.Event
-		b       = newBatcher(opts.SampleRate)
+		b       = newBatcher(opts.SampleRate, opts.Tap)
 		started time.Time
 		sinceCk int
 	)
@@ -389,14 +393,15 @@ func captureLoop(ctx context.Context, src Source, outs []Output, opts Options, c
 
 // batcher keeps one open frame per event kind.
 type batcher struct {
+	hub          *tap.Hub
 	sampleRate   uint32
 	frames       []*encode.Frame
 	line         []byte
 	events, size int
 }
 
-func newBatcher(sampleRate uint32) *batcher {
-	b := &batcher{sampleRate: sampleRate}
+func newBatcher(sampleRate uint32, hub *tap.Hub) *batcher {
+	b := &batcher{sampleRate: sampleRate, hub: hub}
 	for _, k := range []event.Kind{event.KindPacket, event.KindFlow, event.KindDNS, event.KindTLS} {
 		b.frames = append(b.frames, encode.NewFrame(k))
 	}
@@ -409,6 +414,7 @@ func (b *batcher) add(ev *event.Event) {
 	ev.CommunityID = encode.CommunityID(ev)
 	ev.SampleRate = b.sampleRate
 	b.line = encode.AppendNDJSON(b.line[:0], ev)
+	b.hub.Publish(b.line)
 	f := b.frames[0]
 	if int(ev.Kind) < len(b.frames) {
 		f = b.frames[ev.Kind]

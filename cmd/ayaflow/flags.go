@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"os"
 	"slices"
@@ -439,7 +440,7 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 // when an address is configured. It fails at once when the address cannot
 // be listened on. The returned wait function blocks until the server has
 // stopped and returns its error.
-func startMetrics(ctx context.Context, addr string, m *metrics.Metrics, log *slog.Logger) (func() error, error) {
+func startMetrics(ctx context.Context, addr string, h http.Handler, log *slog.Logger) (func() error, error) {
 	if addr == "" {
 		return func() error { return nil }, nil
 	}
@@ -448,7 +449,7 @@ func startMetrics(ctx context.Context, addr string, m *metrics.Metrics, log *slo
 		return nil, err
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- metrics.ServeListener(ctx, ln, m.Handler(), log) }()
+	go func() { errc <- metrics.ServeListener(ctx, ln, h, log) }()
 	return func() error { return <-errc }, nil
 }
 

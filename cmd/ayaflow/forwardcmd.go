@@ -209,7 +209,7 @@ func forwardGateway(c *cli.Context, cfg config.Config, stdout, stderr io.Writer)
 	}
 	metricsCtx, stopMetrics := context.WithCancel(context.Background())
 	defer stopMetrics()
-	waitMetrics, err := startMetrics(metricsCtx, cfg.Output.MetricsAddr, m, log)
+	waitMetrics, err := startMetrics(metricsCtx, cfg.Output.MetricsAddr, m.Handler(), log)
 	if err != nil {
 		closeOuts()
 		return cli.Exit(err.Error(), 1)

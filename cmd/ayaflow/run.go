@@ -8,6 +8,7 @@ import (
 	"github.com/ayaflow/ayaflow/enrich"
 	"github.com/ayaflow/ayaflow/metrics"
 	"github.com/ayaflow/ayaflow/pipeline"
+	"github.com/ayaflow/ayaflow/tap"
 )
 
 // job is what ship and replay share around pipeline.Run: the metrics
@@ -21,13 +22,14 @@ type job struct {
 	stop     context.CancelFunc
 	wait     func() error
 	log      *slog.Logger
+	tap      *tap.Hub
 }
 
 // startJob builds the metrics of a run over src's counters and starts
 // serving them. On error nothing is left running and the outputs'
 // buffers are closed.
 func startJob(cfg config.Config, outs []pipeline.Output, enr *enrich.Enricher, sources metrics.Sources, log *slog.Logger) (*job, error) {
-	j := &job{cfg: cfg, outs: outs, log: log}
+	j := &job{cfg: cfg, outs: outs, log: log, tap: new(tap.Hub)}
 	sources.Pipeline = &j.counters
 	sources.Outputs = outs
 	sources.Enrich = enr.Stats
@@ -36,7 +38,7 @@ func startJob(cfg config.Config, outs []pipeline.Output, enr *enrich.Enricher, s
 	sources.DeepInspected = j.counters.Snippets.Load
 	j.metrics = metrics.New(sources, version)
 	ctx, stop := context.WithCancel(context.Background())
-	wait, err := startMetrics(ctx, cfg.Output.MetricsAddr, j.metrics, log)
+	wait, err := startMetrics(ctx, cfg.Output.MetricsAddr, j.tap.Mount(j.metrics.Handler()), log)
 	if err != nil {
 		stop()
 		for _, o := range outs {
@@ -58,6 +60,7 @@ func (j *job) options(enr *enrich.Enricher, flows *pipeline.FlowMode) pipeline.O
 		BatchWait:       j.cfg.Output.BatchWait,
 		ShutdownTimeout: j.cfg.Output.ShutdownTimeout,
 		Enricher:        enr,
+		Tap:             j.tap,
 	}
 }
 
@@ -72,6 +75,7 @@ func (j *job) finish(runErr error) error {
 	if runErr != nil {
 		j.metrics.Fail(runErr)
 	}
+	j.tap.Close() // end open streams, so they do not hold up the server's shutdown
 	j.stop()
 	if err := j.wait(); err != nil && runErr == nil {
 		runErr = err

@@ -21,7 +21,8 @@ var (
 )
 
 // MakeBatch builds a batch of n events of kind, about 400 bytes of NDJSON
-// each, shaped like flow records and varied from seed the way traffic is
+// each (about 550 for flow events, which carry their interval and both
+// sides' counters), shaped like flow records and varied from seed the way traffic is
 // (few sources, many destinations, rising timestamps). It returns the
 // batch and the NDJSON lines, without newlines, that it must produce.
 func MakeBatch(kind event.Kind, n int, seed uint64) (sinks.Batch, []string) {
