@@ -576,8 +576,6 @@ func TestCloseMakesEverythingDurable(t *testing.T) {
 	}
 }
 
-
-
 func TestASegmentDeletedBehindTheBuffersBackIsSkipped(t *testing.T) {
 	dir := fastDir(t)
 	writeSegment(t, dir, 1, ids(1, 3)...)

@@ -115,9 +115,34 @@ func newBenchFileSink(dir, name string) (*file.Sink, error) {
 // pollInterval is capture.Live's default read deadline.
 const pollInterval = 50 * time.Millisecond
 
+// schedstat returns how long thread tid has run on a CPU and waited for
+// one on a run queue (/proc/self/task/TID/schedstat), to tell a reader
+// short of CPU from one blocked in a system call.
+func schedstat(tid int) (run, wait time.Duration) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/schedstat", tid))
+	if err != nil {
+		return 0, 0
+	}
+	var r, w int64
+	fmt.Sscan(string(b), &r, &w)
+	return time.Duration(r), time.Duration(w)
+}
+
+// threadTimes is what schedstat reported for the reader's thread over a run.
+type threadTimes struct{ run, wait time.Duration }
+
 // readLoop reads rd until it is flushed, handing every sample to c, and
-// publishes its count in n every 256 records and at every idle.
-func readLoop(rd *ringbuf.Reader, c consumer, n *atomic.Uint64) error {
+// publishes its count in n every 256 records and at every idle. It runs
+// on a locked thread and records that thread's times in tt.
+func readLoop(rd *ringbuf.Reader, c consumer, n *atomic.Uint64, tt *threadTimes) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tid := unix.Gettid()
+	run0, wait0 := schedstat(tid)
+	defer func() {
+		run1, wait1 := schedstat(tid)
+		tt.run, tt.wait = run1-run0, wait1-wait0
+	}()
 	var rec ringbuf.Record
 	var count uint64
 	rd.SetDeadline(time.Now().Add(pollInterval))
@@ -181,9 +206,10 @@ func produce(ctx context.Context, in *ebpf.Program, frame []byte, rate float64, 
 
 // pacedResult is one paced run.
 type pacedResult struct {
-	offered  float64 // records/s the program produced (kernel counter)
-	consumed float64 // records/s the consumer read while the producer ran
-	lost     float64 // records the kernel could not put in the ring
+	offered  float64     // records/s the program produced (kernel counter)
+	consumed float64     // records/s the consumer read while the producer ran
+	lost     float64     // records the kernel could not put in the ring
+	reader   threadTimes // the reader thread's on-CPU and run-queue time
 }
 
 // pacedRun offers records at rate for dur to a fresh reader feeding c on
@@ -199,8 +225,9 @@ func pacedRun(ctx context.Context, p *bpf.Program, in *ebpf.Program, frame []byt
 	}
 	defer rd.Close()
 	var n atomic.Uint64
+	var tt threadTimes
 	done := make(chan error, 1)
-	go func() { done <- readLoop(rd, c, &n) }() // stops at rd.Flush below
+	go func() { done <- readLoop(rd, c, &n, &tt) }() // stops at rd.Flush below
 
 	start := time.Now()
 	perr := produce(ctx, in, frame, rate, dur)
@@ -219,6 +246,7 @@ func pacedRun(ctx context.Context, p *bpf.Program, in *ebpf.Program, frame []byt
 		offered:  float64(st1.Packets-st0.Packets) / window.Seconds(),
 		consumed: float64(consumed) / window.Seconds(),
 		lost:     float64(st1.RingbufFull - st0.RingbufFull),
+		reader:   tt,
 	}, nil
 }
 
@@ -275,8 +303,12 @@ func benchRing(e *env) ([]Row, error) {
 		consumed := func(r pacedResult) float64 { return r.consumed }
 		lost := func(r pacedResult) float64 { return r.lost }
 		offered := func(r pacedResult) float64 { return r.offered }
-		e.logf("ring %s: ayaflow consumed %v lost %v offered %v; bare consumed %v lost %v", rate.name,
-			pick(aya, consumed), pick(aya, lost), pick(aya, offered), pick(bare, consumed), pick(bare, lost))
+		ms := func(d time.Duration) float64 { return float64(d.Milliseconds()) }
+		onCPU := func(r pacedResult) float64 { return ms(r.reader.run) }
+		waited := func(r pacedResult) float64 { return ms(r.reader.wait) }
+		e.logf("ring %s: ayaflow consumed %.0f lost %.0f offered %.0f, reader on CPU %v ms, waiting for a CPU %v ms; bare consumed %.0f lost %.0f",
+			rate.name, pick(aya, consumed), pick(aya, lost), pick(aya, offered), pick(aya, onCPU), pick(aya, waited),
+			pick(bare, consumed), pick(bare, lost))
 		lossTarget := "value <= 0"
 		if rate.rate == 0 {
 			lossTarget = ""
