@@ -326,45 +326,6 @@ func TestConfigFileReachesEverySetting(t *testing.T) {
 
 // kafkaFrom, natsFrom and fileFrom are the sinks' options the model's
 // sections describe.
-func kafkaFrom(k config.Kafka) kafka.Options {
-	return kafka.Options{
-		Brokers: k.Brokers, Topic: k.Topic, NoCreateTopics: k.NoCreateTopics, Partitions: k.Partitions,
-		ReplicationFactor: k.ReplicationFactor, Compression: k.Compression, RequiredAcks: k.RequiredAcks,
-		BatchSize: k.BatchSize, BatchBytes: k.BatchBytes, BatchTimeout: k.BatchTimeout, WriteTimeout: k.WriteTimeout,
-		RequestTimeout: k.RequestTimeout, DialTimeout: k.DialTimeout, MaxAttempts: k.MaxAttempts,
-		BackoffMin: k.BackoffMin, BackoffMax: k.BackoffMax, ClientID: k.ClientID,
-		TLS: kafka.TLSOptions{Enable: k.TLS.Enable, CAFile: k.TLS.CAFile, CertFile: k.TLS.CertFile, KeyFile: k.TLS.KeyFile,
-			InsecureSkipVerify: k.TLS.InsecureSkipVerify, ServerName: k.TLS.ServerName},
-		SASL: kafka.SASLOptions{Mechanism: k.SASL.Mechanism, Username: k.SASL.Username, PasswordFile: k.SASL.PasswordFile,
-			Password: string(k.SASL.Password)},
-	}
-}
-
-func natsFrom(n config.NATS) nats.Options {
-	return nats.Options{
-		URL: n.URL, Subject: n.Subject, JetStream: n.JetStream, BatchPerMessage: !n.PerEvent, Name: n.Name,
-		CredsFile: n.CredsFile, NKeyFile: n.NKeyFile, TokenFile: n.TokenFile, Token: string(n.Token), User: n.User,
-		PasswordFile: n.PasswordFile, Password: string(n.Password), CAFile: n.TLS.CAFile, CertFile: n.TLS.CertFile,
-		KeyFile: n.TLS.KeyFile, InsecureSkipVerify: n.TLS.InsecureSkipVerify, ReconnectWait: n.ReconnectWait,
-		MaxReconnects: n.MaxReconnects, ConnectTimeout: n.ConnectTimeout, AckTimeout: n.AckTimeout, MaxPending: n.MaxPending,
-	}
-}
-
-func fileFrom(f config.File) file.Options {
-	o := file.Options{Path: f.Path, RotateBytes: f.RotateBytes, RotateAge: f.RotateAge, MaxFiles: f.MaxFiles,
-		Compression: file.Compression(f.Compression), Fsync: file.FsyncPolicy(f.Fsync)}
-	if o.RotateBytes <= 0 {
-		o.RotateBytes = -1
-	}
-	if o.RotateAge <= 0 {
-		o.RotateAge = -1
-	}
-	if o.MaxFiles <= 0 {
-		o.MaxFiles = -1
-	}
-	return o
-}
-
 // TestPrecedence: a flag given on the command line beats its AYAFLOW_*
 // variable, which beats the file, which beats the default; a flag that is
 // not given never overrides the file, whatever its own default.

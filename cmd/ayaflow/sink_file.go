@@ -38,26 +38,9 @@ func fileFlags() []cli.Flag {
 // fileOptions builds the file sink's options from the parsed flags (which
 // already merged their environment variables). file.New checks the path.
 func fileOptions(c *cli.Context) (file.Options, error) {
-	o := file.Options{
-		Path:        c.String("file-path"),
-		RotateBytes: c.Int64("file-rotate-bytes"),
-		RotateAge:   c.Duration("file-rotate-age"),
-		MaxFiles:    c.Int("file-max-files"),
-		Compression: file.Compression(c.String("file-compression")),
-		Fsync:       file.FsyncPolicy(c.String("file-fsync")),
-	}
+	o := fileFrom(fileConfig(c))
 	if o.Path == "" {
 		return o, fmt.Errorf("--file-path is empty: give a file path template such as %q", file.DefaultPath)
-	}
-	// 0 means off here; negative means off in file.Options.
-	if o.RotateBytes <= 0 {
-		o.RotateBytes = -1
-	}
-	if o.RotateAge <= 0 {
-		o.RotateAge = -1
-	}
-	if o.MaxFiles <= 0 {
-		o.MaxFiles = -1
 	}
 	switch o.Compression {
 	case file.CompressionNone, file.CompressionZstd, file.CompressionGzip:

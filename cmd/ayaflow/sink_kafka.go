@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -79,41 +78,10 @@ func kafkaFlags() []cli.Flag {
 // already merged their environment variables) and AYAFLOW_KAFKA_SASL_PASSWORD.
 // kafka.New validates them.
 func kafkaOptions(c *cli.Context) (kafka.Options, error) {
-	o := kafka.Options{
-		Brokers:           splitList(c.StringSlice("kafka-brokers")),
-		Topic:             c.String("kafka-topic"),
-		NoCreateTopics:    !c.Bool("kafka-create-topics"),
-		Partitions:        c.Int("kafka-partitions"),
-		ReplicationFactor: c.Int("kafka-replication-factor"),
-		Compression:       c.String("kafka-compression"),
-		RequiredAcks:      c.String("kafka-acks"),
-		BatchSize:         c.Int("kafka-batch-size"),
-		BatchBytes:        c.Int64("kafka-batch-bytes"),
-		BatchTimeout:      c.Duration("kafka-batch-timeout"),
-		WriteTimeout:      c.Duration("kafka-write-timeout"),
-		RequestTimeout:    c.Duration("kafka-request-timeout"),
-		DialTimeout:       c.Duration("kafka-dial-timeout"),
-		MaxAttempts:       c.Int("kafka-max-attempts"),
-		BackoffMin:        c.Duration("kafka-backoff-min"),
-		BackoffMax:        c.Duration("kafka-backoff-max"),
-		ClientID:          c.String("kafka-client-id"),
-		TLS: kafka.TLSOptions{
-			Enable:             c.Bool("kafka-tls"),
-			CAFile:             c.String("kafka-tls-ca"),
-			CertFile:           c.String("kafka-tls-cert"),
-			KeyFile:            c.String("kafka-tls-key"),
-			InsecureSkipVerify: c.Bool("kafka-tls-insecure"),
-			ServerName:         c.String("kafka-tls-server-name"),
-		},
-		SASL: kafka.SASLOptions{
-			Mechanism:    c.String("kafka-sasl-mechanism"),
-			Username:     c.String("kafka-sasl-username"),
-			PasswordFile: c.String("kafka-sasl-password-file"),
-		},
-	}
-	if o.SASL.Mechanism != "" {
-		// kafka.New refuses both a file and this variable.
-		o.SASL.Password = os.Getenv("AYAFLOW_KAFKA_SASL_PASSWORD")
+	o := kafkaFrom(kafkaConfig(c))
+	if o.SASL.Mechanism == "" {
+		// kafka.New refuses a password without a mechanism.
+		o.SASL.Password = ""
 	}
 	return o, nil
 }

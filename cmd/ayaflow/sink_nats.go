@@ -1,9 +1,6 @@
 package main
 
 import (
-	"os"
-	"strings"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/ayaflow/ayaflow/sinks/nats"
@@ -67,28 +64,6 @@ func natsFlags() []cli.Flag {
 // environment, and checks them (reading the files they name) as nats.New
 // will.
 func natsOptions(c *cli.Context) (nats.Options, error) {
-	opts := nats.Options{
-		URL:                c.String("nats-url"),
-		Subject:            c.String("nats-subject"),
-		JetStream:          c.Bool("nats-jetstream"),
-		BatchPerMessage:    !c.Bool("nats-per-event"),
-		Name:               c.String("nats-name"),
-		CredsFile:          c.String("nats-creds"),
-		NKeyFile:           c.String("nats-nkey"),
-		TokenFile:          c.String("nats-token-file"),
-		Token:              strings.TrimSpace(os.Getenv(envNATSToken)),
-		User:               c.String("nats-user"),
-		PasswordFile:       c.String("nats-password-file"),
-		Password:           os.Getenv(envNATSPassword),
-		CAFile:             c.String("nats-tls-ca"),
-		CertFile:           c.String("nats-tls-cert"),
-		KeyFile:            c.String("nats-tls-key"),
-		InsecureSkipVerify: c.Bool("nats-tls-insecure"),
-		ReconnectWait:      c.Duration("nats-reconnect-wait"),
-		MaxReconnects:      c.Int("nats-max-reconnects"),
-		ConnectTimeout:     c.Duration("nats-connect-timeout"),
-		AckTimeout:         c.Duration("nats-ack-timeout"),
-		MaxPending:         c.Int("nats-max-pending"),
-	}
+	opts := natsFrom(natsConfig(c))
 	return opts, opts.Validate()
 }

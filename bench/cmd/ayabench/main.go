@@ -140,7 +140,7 @@ func run() int {
 			want[n] = true
 		}
 	}
-	start := time.Now()
+	start, load0 := time.Now(), loadavg()
 	var rows []Row
 	var errs []error
 	for _, s := range sections {
@@ -162,7 +162,8 @@ func run() int {
 		e.logf("section %s done in %s", s.name, time.Since(t).Round(time.Second))
 	}
 
-	header := machine() + fmt.Sprintf("; figures: median of %d+ alternating runs; ratio: median of per-run figure/baseline; suite took %s", e.runs, time.Since(start).Round(time.Second))
+	header := machine() + fmt.Sprintf("; load average %s at start, %s at end; figures: median of %d+ alternating runs; ratio: median of per-run figure/baseline; suite took %s",
+		load0, loadavg(), e.runs, time.Since(start).Round(time.Second))
 	if err := printTable(os.Stdout, header, rows); err != nil {
 		errs = append(errs, err)
 	}

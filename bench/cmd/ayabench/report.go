@@ -170,6 +170,20 @@ func machine() string {
 		time.Now().UTC().Format(time.RFC3339))
 }
 
+// loadavg returns the 1-minute load average, for the header: the machine
+// is shared, and a reader of the table should know how busy it was.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
+}
+
 // num formats a figure for the table: integers above 1000 in full, others
 // with three significant digits.
 func num(x float64) string {
