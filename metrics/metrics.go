@@ -76,6 +76,7 @@
 //	ayaflow_sink_dropped_events_total{sink}         counter    events this sink will never get
 //	ayaflow_sink_send_duration_seconds{sink}        histogram  successful writes (see ObserveSend)
 //	ayaflow_buffer_bytes{sink}                      gauge      bytes the buffer holds
+//	ayaflow_buffer_max_bytes{sink}                  gauge      bytes the buffer may hold
 //	ayaflow_buffer_records{sink}                    gauge      records appended and not yet acknowledged
 //	ayaflow_buffer_segments{sink}                   gauge      segment files (disk buffers)
 //	ayaflow_buffer_appended_records_total{sink}     counter    records appended
@@ -295,6 +296,7 @@ var (
 	sinkErrorsDesc   = desc("ayaflow_sink_errors_total", "Failed writes to the sink: retryable (retried) or permanent (batch given up).", "sink", "kind")
 	sinkDroppedDesc  = desc("ayaflow_sink_dropped_events_total", "Events the sink will never get: refused by its buffer or given up after a permanent error.", "sink")
 	bufBytesDesc     = desc("ayaflow_buffer_bytes", "Bytes the sink's buffer holds.", "sink")
+	bufMaxDesc       = desc("ayaflow_buffer_max_bytes", "Bytes the sink's buffer may hold (its max_size).", "sink")
 	bufRecordsDesc   = desc("ayaflow_buffer_records", "Records in the sink's buffer not yet acknowledged.", "sink")
 	bufSegmentsDesc  = desc("ayaflow_buffer_segments", "Segment files of the sink's disk buffer.", "sink")
 	bufAppendedDesc  = desc("ayaflow_buffer_appended_records_total", "Records appended to the sink's buffer.", "sink")
@@ -310,7 +312,7 @@ var (
 		domainsResolvedDesc, enrichMessagesDesc, enrichErrorsDesc, nameLookupsDesc, nameEntriesDesc, enrichPendingDesc,
 		activeConnsDesc, deepInspectDesc,
 		sinkEventsDesc, sinkBatchesDesc, sinkRetriesDesc, sinkErrorsDesc, sinkDroppedDesc,
-		bufBytesDesc, bufRecordsDesc, bufSegmentsDesc, bufAppendedDesc, bufAckedDesc, bufDroppedDesc, bufCorruptDesc,
+		bufBytesDesc, bufMaxDesc, bufRecordsDesc, bufSegmentsDesc, bufAppendedDesc, bufAckedDesc, bufDroppedDesc, bufCorruptDesc,
 		buildInfoDesc, sourceErrorsDesc,
 	}
 )
@@ -427,6 +429,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		if out.Buffer != nil {
 			st := out.Buffer.Stats()
 			gauge(bufBytesDesc, float64(st.Bytes), name)
+			if out.MaxBytes > 0 {
+				gauge(bufMaxDesc, float64(out.MaxBytes), name)
+			}
 			gauge(bufRecordsDesc, float64(st.Records), name)
 			gauge(bufSegmentsDesc, float64(st.Segments), name)
 			counter(bufAppendedDesc, st.Appended, name)

@@ -23,6 +23,8 @@ type Output struct {
 	Buffer buffer.Buffer
 	// BufferID identifies Buffer across restarts (see sinks.Batch).
 	BufferID string
+	// MaxBytes is the bytes Buffer may hold, for a fill gauge (0: unknown).
+	MaxBytes int64
 	// Counters of this output; the pipeline updates them.
 	Counters *OutputCounters
 }

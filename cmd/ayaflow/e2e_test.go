@@ -841,6 +841,9 @@ func TestShipServesMetrics(t *testing.T) {
 		_, body := get("/metrics")
 		pk, sunk := value(body, "ayaflow_packets_total"), value(body, `ayaflow_sink_events_total{sink="stdout"}`)
 		if pk >= 40 && sunk >= 40 {
+			if got := value(body, `ayaflow_buffer_max_bytes{sink="stdout"}`); got != 256<<20 {
+				t.Errorf("ayaflow_buffer_max_bytes{sink=\"stdout\"} = %v, want the default 256 MiB", got)
+			}
 			if value(body, "ayaflow_kernel_ringbuf_lost_total") != 0 {
 				t.Errorf("ring buffer losses reported for a light load")
 			}

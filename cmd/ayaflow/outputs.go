@@ -77,7 +77,7 @@ func openOutputs(cfg config.Config, c *cli.Context, out io.Writer, log *slog.Log
 		if err != nil {
 			return fail(fmt.Errorf("sink %s: %w", name, err))
 		}
-		o := pipeline.Output{Name: name, Sink: sink, Counters: new(pipeline.OutputCounters)}
+		o := pipeline.Output{Name: name, Sink: sink, Counters: new(pipeline.OutputCounters), MaxBytes: cfg.Output.BufferMaxSize}
 		switch cfg.Output.BufferType(name) {
 		case "disk":
 			dir, err := buffer.SinkDir(cfg.Output.DataDir, name)
