@@ -44,7 +44,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (root for the kernel differenti
 		done; \
 	done
 
-bench: ## run the Go benchmarks (median of 6) and print them
+bench: ## run the benchmark suite (root): one table, bench/results.json
 	$(MAKE) --no-print-directory build && set -o pipefail && $(GO) run ./bench/cmd/ayabench -ayaflow $(BIN) -out bench/results.json | tee bench/latest.txt
 
 lint: ## go vet

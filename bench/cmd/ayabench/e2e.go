@@ -31,11 +31,11 @@ import (
 // bytes, and the whole replay through the pipeline into the sink.
 type sinkCase struct {
 	name   string
-	passes int                                    // times stage and base write the fixture's frames
-	bare   string                                 // what the baseline is
-	stage  func(run int) error                    // every fixture frame through sink.Write
-	base   func(run int) error                    // the same bytes through the bare client
-	e2e    func(run int) (pipeline.Output, error) // a fresh output for one replay
+	passes int                                       // times stage and base write the fixture's frames
+	bare   string                                    // what the baseline is
+	stage  func(run int) error                       // every fixture frame through sink.Write
+	base   func(run int) error                       // the same bytes through the bare client
+	e2e    func(dir string) (pipeline.Output, error) // a fresh output for one replay, its files in dir
 }
 
 // replayInto replays the fixture's capture through the pipeline (packet
@@ -58,11 +58,11 @@ func replayInto(ctx context.Context, pcap string, out pipeline.Output) error {
 	return nil
 }
 
-// diskBuffer opens a disk buffer in a new directory under dir, as `ayaflow`
-// gives the Kafka and NATS sinks by default.
+// diskBuffer opens a disk buffer in dir/buffer, as `ayaflow` gives the
+// Kafka and NATS sinks by default.
 func diskBuffer(dir string) (buffer.Buffer, string, error) {
-	d, err := os.MkdirTemp(dir, "buffer-")
-	if err != nil {
+	d := filepath.Join(dir, "buffer")
+	if err := os.MkdirAll(d, 0o750); err != nil {
 		return nil, "", err
 	}
 	id, err := buffer.DirID(d)
@@ -163,13 +163,7 @@ func fileCase(e *env, fx *fixture) (*sinkCase, func(), error) {
 			})
 		},
 	}
-	var e2eDirs []string
-	c.e2e = func(int) (pipeline.Output, error) {
-		dir, err := os.MkdirTemp(e.dir, "file-e2e-")
-		if err != nil {
-			return pipeline.Output{}, err
-		}
-		e2eDirs = append(e2eDirs, dir)
+	c.e2e = func(dir string) (pipeline.Output, error) {
 		s, err := file.New(file.Options{Path: filepath.Join(dir, "ayaflow-{kind}.ndjson")}, nil)
 		if err != nil {
 			return pipeline.Output{}, err
@@ -180,12 +174,7 @@ func fileCase(e *env, fx *fixture) (*sinkCase, func(), error) {
 		}
 		return pipeline.Output{Name: "file", Sink: s, Buffer: mem, BufferID: buffer.NewID(), Counters: new(pipeline.OutputCounters)}, nil
 	}
-	cleanup := func() {
-		for _, d := range e2eDirs {
-			os.RemoveAll(d)
-		}
-	}
-	return c, cleanup, nil
+	return c, func() {}, nil
 }
 
 func syncDir(dir string) error {
@@ -278,12 +267,12 @@ func kafkaCase(e *env, fx *fixture) (*sinkCase, func(), error) {
 			}
 			return nil
 		},
-		e2e: func(int) (pipeline.Output, error) {
+		e2e: func(dir string) (pipeline.Output, error) {
 			s, err := kafka.New(kafka.Options{Brokers: addrs, Topic: "e2e-{kind}"}, nil)
 			if err != nil {
 				return pipeline.Output{}, err
 			}
-			b, id, err := diskBuffer(e.dir)
+			b, id, err := diskBuffer(dir)
 			if err != nil {
 				return pipeline.Output{}, err
 			}
@@ -417,12 +406,12 @@ func natsCase(e *env, fx *fixture) (*sinkCase, func(), error) {
 			}
 			return nil
 		},
-		e2e: func(int) (pipeline.Output, error) {
+		e2e: func(dir string) (pipeline.Output, error) {
 			s, err := nats.New(nats.Options{URL: srv.ClientURL(), JetStream: true, Subject: "e2e.{kind}"}, nil)
 			if err != nil {
 				return pipeline.Output{}, err
 			}
-			b, id, err := diskBuffer(e.dir)
+			b, id, err := diskBuffer(dir)
 			if err != nil {
 				return pipeline.Output{}, err
 			}
@@ -459,8 +448,13 @@ func benchSinks(e *env) ([]Row, error) {
 				return nil
 			}
 		}
-		replay := func(run int) error {
-			out, err := c.e2e(run)
+		replay := func(int) error {
+			dir, err := os.MkdirTemp(e.dir, c.name+"-e2e-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			out, err := c.e2e(dir)
 			if err != nil {
 				return err
 			}

@@ -125,6 +125,9 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	context.AfterFunc(ctx, stop) // after the first signal, the default action again
+	// A closed stdout (`make bench | head`) makes the table's write fail
+	// instead of killing the process before it cleans up.
+	signal.Ignore(syscall.SIGPIPE)
 
 	dir, err := os.MkdirTemp("/var/tmp", "ayabench-")
 	if err != nil {
