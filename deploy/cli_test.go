@@ -2,47 +2,15 @@ package deploy
 
 import (
 	"bytes"
-	"fmt"
-	"os"
+	"github.com/ayaflow/ayaflow/internal/testenv"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-// ayaflowBin returns the binary under test: $AYAFLOW_BIN (set by `make
-// test`) or a fresh build of cmd/ayaflow.
-func ayaflowBin(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		if p := os.Getenv("AYAFLOW_BIN"); p != "" {
-			binPath = p
-			return
-		}
-		dir, err := os.MkdirTemp("", "ayaflow-deploy-bin")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "ayaflow")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/ayaflow")
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build: %v: %s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
-}
+// ayaflowBin returns the binary under test (see testenv.AyaflowBin).
+func ayaflowBin(t *testing.T) string { return testenv.AyaflowBin(t) }
 
 // TestShipAcceptsTheDeployedCommandLines runs ayaflow with the command line
 // of the DaemonSet and of the systemd unit, reading the example config, and

@@ -31,37 +31,8 @@ import (
 	"github.com/ayaflow/ayaflow/internal/testenv"
 )
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-// ayaflowBin returns the binary under test: $AYAFLOW_BIN (set by `make
-// test`) or a fresh build of this package.
-func ayaflowBin(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		if p := os.Getenv("AYAFLOW_BIN"); p != "" {
-			binPath = p
-			return
-		}
-		dir, err := os.MkdirTemp("", "ayaflow-bin")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "ayaflow")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v: %s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
-}
+// ayaflowBin returns the binary under test (see testenv.AyaflowBin).
+func ayaflowBin(t *testing.T) string { return testenv.AyaflowBin(t) }
 
 // ecsEvent is the part of an NDJSON event these tests look at.
 type ecsEvent struct {

@@ -2,7 +2,12 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -29,4 +34,43 @@ func RequireRootShort(t testing.TB) {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
 	RequireRoot(t)
+}
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// AyaflowBin returns the ayaflow binary for tests that run it: $AYAFLOW_BIN
+// (set by `make test`) or, once per test binary, a fresh build of
+// cmd/ayaflow from the module root.
+func AyaflowBin(t testing.TB) string {
+	t.Helper()
+	binOnce.Do(func() {
+		if p := os.Getenv("AYAFLOW_BIN"); p != "" {
+			binPath = p
+			return
+		}
+		root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+		if err != nil {
+			binErr = fmt.Errorf("find the module root: %w", err)
+			return
+		}
+		dir, err := os.MkdirTemp("", "ayaflow-bin")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "ayaflow")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/ayaflow")
+		cmd.Dir = strings.TrimSpace(string(root))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build: %v: %s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
 }
