@@ -3,6 +3,7 @@ package encode
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/ayaflow/ayaflow/internal/ecsref"
 	"net/netip"
 	"testing"
 	"time"
@@ -94,14 +95,14 @@ func BenchmarkEncodingJSON(b *testing.B) {
 			ev := be.ev
 			var buf bytes.Buffer
 			enc := json.NewEncoder(&buf)
-			if err := enc.Encode(refBuild(&ev)); err != nil {
+			if err := enc.Encode(ecsref.Build(&ev)); err != nil {
 				b.Fatal(err)
 			}
 			b.SetBytes(int64(buf.Len()))
 			b.ReportAllocs()
 			for b.Loop() {
 				buf.Reset()
-				if err := enc.Encode(refBuild(&ev)); err != nil {
+				if err := enc.Encode(ecsref.Build(&ev)); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -259,18 +259,9 @@ func appendDNS(dst []byte, d *event.DNS) []byte {
 	if d.QuestionName != "" || d.QuestionType != "" {
 		dst = append(dst, `,"question":{`...)
 		more := false
-		if d.QuestionName != "" {
-			dst = appendKey(dst, &more, `"name":`)
-			dst = appendString(dst, d.QuestionName)
-		}
-		if d.QuestionType != "" {
-			dst = appendKey(dst, &more, `"type":`)
-			dst = appendString(dst, d.QuestionType)
-		}
-		if d.QuestionClass != "" {
-			dst = appendKey(dst, &more, `"class":`)
-			dst = appendString(dst, d.QuestionClass)
-		}
+		dst = appendOptString(dst, &more, `"name":`, d.QuestionName)
+		dst = appendOptString(dst, &more, `"type":`, d.QuestionType)
+		dst = appendOptString(dst, &more, `"class":`, d.QuestionClass)
 		dst = append(dst, '}')
 	}
 	if len(d.Answers) != 0 {
@@ -334,10 +325,7 @@ func appendTLS(dst []byte, t *event.TLS) []byte {
 	if hasClient {
 		dst = append(dst, `"client":{`...)
 		more := false
-		if t.ServerName != "" {
-			dst = appendKey(dst, &more, `"server_name":`)
-			dst = appendString(dst, t.ServerName)
-		}
+		dst = appendOptString(dst, &more, `"server_name":`, t.ServerName)
 		if len(t.SupportedCiphers) != 0 {
 			dst = appendKey(dst, &more, `"supported_ciphers":`)
 			dst = appendStringList(dst, t.SupportedCiphers)
@@ -346,14 +334,8 @@ func appendTLS(dst []byte, t *event.TLS) []byte {
 			dst = appendKey(dst, &more, `"next_protocols":`)
 			dst = appendStringList(dst, t.NextProtocols)
 		}
-		if t.JA3 != "" {
-			dst = appendKey(dst, &more, `"ja3":`)
-			dst = appendString(dst, t.JA3)
-		}
-		if t.JA4 != "" {
-			dst = appendKey(dst, &more, `"ja4":`)
-			dst = appendString(dst, t.JA4)
-		}
+		dst = appendOptString(dst, &more, `"ja3":`, t.JA3)
+		dst = appendOptString(dst, &more, `"ja4":`, t.JA4)
 		dst = append(dst, '}')
 	}
 	return append(dst, '}')
@@ -375,4 +357,13 @@ func appendObserver(dst []byte, ev *event.Event) []byte {
 	}
 	dst = appendString(dst, ev.Interface)
 	return append(dst, '}', '}', '}')
+}
+
+// appendOptString appends key and the escaped string s, unless s is "".
+func appendOptString(dst []byte, more *bool, key, s string) []byte {
+	if s == "" {
+		return dst
+	}
+	dst = appendKey(dst, more, key)
+	return appendString(dst, s)
 }

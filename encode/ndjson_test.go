@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/ayaflow/ayaflow/internal/ecsref"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -694,7 +695,7 @@ func decodeNumbers(t testing.TB, b []byte) map[string]any {
 func checkAgainstReference(t testing.TB, ev *event.Event) []byte {
 	t.Helper()
 	got := AppendNDJSON(nil, ev)
-	want, err := json.Marshal(refBuild(ev))
+	want, err := json.Marshal(ecsref.Build(ev))
 	if err != nil {
 		t.Fatal(err)
 	}

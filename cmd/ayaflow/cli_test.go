@@ -133,6 +133,15 @@ func TestErrorsAreOneActionableLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	badConfig := []string{"replay", "--snap-len", "0", garbage}
+	shortKey := filepath.Join(dir, "short.key")
+	if err := os.WriteFile(shortKey, []byte("tiny"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
 	for _, tc := range []struct {
 		name     string
 		args     []string
@@ -153,6 +162,12 @@ func TestErrorsAreOneActionableLine(t *testing.T) {
 			[]string{"replay"}, 2, []string{"ayaflow replay FILE"}},
 		{"an unknown sink lists the known ones",
 			[]string{"replay", "--sink", "carrier-pigeon", garbage}, 2, []string{`unknown sink "carrier-pigeon"`, "stdout"}},
+		{"a missing redaction key file is named",
+			[]string{"replay", "--redact-names", filepath.Join(dir, "no.key"), truncated}, 2, []string{"--redact-names", "no.key"}},
+		{"a redaction key that is too short says how to make one",
+			[]string{"replay", "--redact-names", shortKey, truncated}, 2, []string{"at least 16", "/dev/urandom"}},
+		{"a metrics address in use says what to do",
+			[]string{"replay", "--metrics-addr", taken.Addr().String(), truncated}, 1, []string{"address already in use", "choose another metrics address"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stdout, stderr, code := runBin(t, tc.args...)

@@ -36,7 +36,10 @@ func TestBadSettingsAreNamed(t *testing.T) {
 		{"two NATS auth methods", func() error { _, err := NATS{URL: "nats://h", CredsFile: junk, TokenFile: junk}.Options(); return err }, "choose one"},
 		{"a NATS user without a password", func() error { _, err := NATS{URL: "nats://h", User: "u"}.Options(); return err }, "password"},
 		{"a NATS password without a user", func() error { _, err := NATS{URL: "nats://h", PasswordFile: junk}.Options(); return err }, "without a user"},
-		{"a missing NATS token file", func() error { _, err := NATS{URL: "nats://h", TokenFile: filepath.Join(dir, "none")}.Options(); return err }, "token file"},
+		{"a missing NATS token file", func() error {
+			_, err := NATS{URL: "nats://h", TokenFile: filepath.Join(dir, "none")}.Options()
+			return err
+		}, "token file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.err()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/ayaflow/ayaflow/internal/ecsref"
 	"net/netip"
 	"testing"
 	"time"
@@ -64,14 +65,14 @@ func benchEncoder(e *env) ([]Row, error) {
 			ev := benchEvent()
 			var buf bytes.Buffer
 			enc := json.NewEncoder(&buf)
-			if err = enc.Encode(buildECS(&ev)); err != nil {
+			if err = enc.Encode(ecsref.Build(&ev)); err != nil {
 				b.Fatal(err)
 			}
 			b.SetBytes(int64(buf.Len()))
 			b.ReportAllocs()
 			for b.Loop() {
 				buf.Reset()
-				if err = enc.Encode(buildECS(&ev)); err != nil {
+				if err = enc.Encode(ecsref.Build(&ev)); err != nil {
 					b.Fatal(err)
 				}
 			}

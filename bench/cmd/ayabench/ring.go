@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ayaflow/ayaflow/internal/ecsref"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -76,7 +77,7 @@ func (c *eventConsumer) consume(raw []byte) error {
 	c.ev.CommunityID = encode.CommunityID(&c.ev)
 	if c.json {
 		c.jbuf.Reset()
-		if err := c.jenc.Encode(buildECS(&c.ev)); err != nil {
+		if err := c.jenc.Encode(ecsref.Build(&c.ev)); err != nil {
 			return err
 		}
 		c.line = c.jbuf.Bytes()

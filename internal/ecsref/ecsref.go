@@ -1,4 +1,9 @@
-package encode
+// Package ecsref is a second, deliberately naive implementation of
+// ayaflow's event encoding: event -> nested structs -> encoding/json. The
+// encoder's equivalence and fuzz tests check encode.AppendNDJSON against
+// it, and the benchmarks use it as the encoding/json baseline. It shares
+// no code with the encoder.
+package ecsref
 
 import (
 	"strconv"
@@ -6,11 +11,6 @@ import (
 
 	"github.com/ayaflow/ayaflow/event"
 )
-
-// This file holds a second, deliberately naive implementation of the
-// encoding: event -> nested structs -> encoding/json. The equivalence test
-// and fuzz test check AppendNDJSON against it, and BenchmarkEncodingJSON
-// uses it as the baseline. It shares no code with the encoder.
 
 type refDoc struct {
 	Timestamp   string       `json:"@timestamp"`
@@ -149,6 +149,9 @@ var refTCPFlags = []struct {
 }
 
 // refBuild maps ev to the documented layout using the standard library.
+// Build maps ev to the documented layout, ready for encoding/json.
+func Build(ev *event.Event) any { return refBuild(ev) }
+
 func refBuild(ev *event.Event) *refDoc {
 	d := &refDoc{
 		Timestamp: time.Unix(0, ev.TimeUnixNano).UTC().Format("2006-01-02T15:04:05.000000000Z"),
